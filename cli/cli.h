@@ -1,0 +1,52 @@
+/* p11smime: the command line's shared state. Only cli/ prints or exits. */
+#ifndef P11SMIME_CLI_H
+#define P11SMIME_CLI_H
+
+#include "p11smime.h"
+
+/* Exit codes of the command-line contract (DESIGN.md). */
+enum {
+	PSM_EXIT_OK = 0,
+	PSM_EXIT_CHECK_FAILED = 1,  /* bad signature, no matching key, ... */
+	PSM_EXIT_USAGE = 2,         /* usage error or malformed input */
+	PSM_EXIT_TOKEN = 3,         /* token, module or PIN problem */
+	PSM_EXIT_INTERNAL = 4
+};
+
+/* Global options, parsed before the command name. */
+struct psm_cli {
+	const char *module_path;    /* --module */
+	const char *pin_source;     /* --pin-source */
+	int allow_last_try;         /* --allow-last-pin-try */
+	psm_pin_source *pin;        /* parsed pin source or NULL */
+};
+
+/* Options every command accepts as well as the global position. */
+enum { PSM_OPT_MODULE = 1000, PSM_OPT_PIN_SOURCE, PSM_OPT_ALLOW_LAST, PSM_OPT_JSON,
+       PSM_OPT_TOKEN };
+#define PSM_CLI_GLOBAL_OPTIONS \
+	{ "module", required_argument, NULL, PSM_OPT_MODULE }, \
+	{ "pin-source", required_argument, NULL, PSM_OPT_PIN_SOURCE }, \
+	{ "allow-last-pin-try", no_argument, NULL, PSM_OPT_ALLOW_LAST }
+
+/* Handle one of PSM_CLI_GLOBAL_OPTIONS; returns 1 when c was one. */
+int psm_cli_global_option(struct psm_cli *cli, int c, const char *arg);
+
+/* Map an error to the contract's exit code. */
+int psm_cli_exit_code(int err);
+
+/* Print "p11smime: <sentence>" for err (with the library's detail) to
+ * stderr and return the exit code. */
+int psm_cli_fail(int err);
+
+/* Print a usage error for cmd and return PSM_EXIT_USAGE. */
+int psm_cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Open the modules and set the PIN policy from the global options. */
+int psm_cli_open_p11(struct psm_cli *cli, psm_p11 **out);
+
+int psm_cmd_tokens(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_keys(struct psm_cli *cli, int argc, char **argv);
+
+#endif

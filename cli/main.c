@@ -1,0 +1,199 @@
+/* p11smime: the command line. Parses the global options, picks the
+ * command, maps library errors to the contract's exit codes. */
+#include "config.h"
+
+#include "cli.h"
+#include "prompt.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+static const char usage_text[] =
+"Usage: p11smime [--module PATH] [--pin-source SRC] COMMAND [OPTIONS] [IN]\n"
+"\n"
+"S/MIME signing and encryption with private keys on PKCS#11 tokens\n"
+"(smart cards, PIV/CAC, YubiKey, HSMs, SoftHSM).\n"
+"\n"
+"Commands:\n"
+"  tokens                 list modules, slots, tokens and their PIN state\n"
+"  keys [--token URI]     list key/certificate pairs with their pkcs11: URIs\n"
+"\n"
+"Global options (also accepted after the command):\n"
+"  --module PATH          use this PKCS#11 module only (default: every module\n"
+"                         registered with p11-kit)\n"
+"  --pin-source SRC       where the PIN comes from: file:PATH (mode 0600),\n"
+"                         fd:N, tty, pinentry[:PROGRAM]; never the command line\n"
+"  --allow-last-pin-try   allow a login when the token has one PIN try left\n"
+"  -h, --help             this help; 'p11smime COMMAND --help' for a command\n"
+"  -V, --version          print the version\n"
+"\n"
+"Exit codes: 0 success; 1 a signature or decryption check failed; 2 usage\n"
+"error or malformed input; 3 token, module or PIN problem; 4 internal error.\n"
+"See p11smime(1).\n";
+
+int
+psm_cli_exit_code(int err)
+{
+	switch (err) {
+	case PSM_OK:
+		return PSM_EXIT_OK;
+	case PSM_ERR_VERIFY:
+		return PSM_EXIT_CHECK_FAILED;
+	case PSM_ERR_USAGE:
+	case PSM_ERR_MALFORMED:
+	case PSM_ERR_URI:
+	case PSM_ERR_IO:
+		return PSM_EXIT_USAGE;
+	case PSM_ERR_MODULE:
+	case PSM_ERR_TOKEN:
+	case PSM_ERR_TOKEN_ABSENT:
+	case PSM_ERR_NOT_FOUND:
+	case PSM_ERR_AMBIGUOUS:
+	case PSM_ERR_PIN_SOURCE:
+	case PSM_ERR_PIN_UNSAFE:
+	case PSM_ERR_PIN_INCORRECT:
+	case PSM_ERR_PIN_LOCKED:
+	case PSM_ERR_PIN_FINAL_TRY:
+	case PSM_ERR_PIN_CANCELLED:
+	case PSM_ERR_KEY_USAGE:
+		return PSM_EXIT_TOKEN;
+	default:
+		return PSM_EXIT_INTERNAL;
+	}
+}
+
+int
+psm_cli_fail(int err)
+{
+	const char *detail = psm_error_detail();
+
+	if (detail != NULL && *detail != '\0')
+		fprintf(stderr, "p11smime: %s\n", detail);
+	else
+		fprintf(stderr, "p11smime: %s\n", psm_strerror(err));
+	return psm_cli_exit_code(err);
+}
+
+int
+psm_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("p11smime: ", stderr);
+	if (cmd != NULL)
+		fprintf(stderr, "%s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'p11smime %s--help')\n", cmd != NULL ? cmd : "");
+	return PSM_EXIT_USAGE;
+}
+
+int
+psm_cli_open_p11(struct psm_cli *cli, psm_p11 **out)
+{
+	int r;
+
+	*out = NULL;
+	if (cli->pin_source != NULL && cli->pin == NULL) {
+		if ((r = psm_pin_source_parse(cli->pin_source, &cli->pin)) < 0)
+			return r;
+		psm_pin_source_set_prompt(cli->pin, psm_cli_tty_prompt, NULL);
+	}
+	if ((r = psm_p11_open(cli->module_path, out)) < 0)
+		return r;
+	psm_p11_set_pin_source(*out, cli->pin);
+	psm_p11_set_allow_final_try(*out, cli->allow_last_try);
+	return 0;
+}
+
+/* Keep PINs out of core files and swap. */
+static void
+harden(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (!CRYPTO_secure_malloc_initialized())
+		CRYPTO_secure_malloc_init(32768, 32);
+}
+
+int
+psm_cli_global_option(struct psm_cli *cli, int c, const char *arg)
+{
+	switch (c) {
+	case PSM_OPT_MODULE:
+		cli->module_path = arg;
+		return 1;
+	case PSM_OPT_PIN_SOURCE:
+		cli->pin_source = arg;
+		return 1;
+	case PSM_OPT_ALLOW_LAST:
+		cli->allow_last_try = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static const struct option global_opts[] = {
+	PSM_CLI_GLOBAL_OPTIONS,
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+int
+main(int argc, char **argv)
+{
+	struct psm_cli cli;
+	const char *cmd;
+	int c, rc;
+
+	harden();
+	memset(&cli, 0, sizeof(cli));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+hV", global_opts, NULL)) != -1) {
+		if (psm_cli_global_option(&cli, c, optarg))
+			continue;
+		switch (c) {
+		case 'h':
+			fputs(usage_text, stdout);
+			return PSM_EXIT_OK;
+		case 'V':
+			printf("p11smime %s\n", PACKAGE_VERSION);
+			return PSM_EXIT_OK;
+		default:
+			return psm_cli_usage_error(NULL, "unknown or incomplete option '%s'",
+			                           argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return PSM_EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* reset getopt for the command's own options */
+	if (strcmp(cmd, "tokens") == 0)
+		rc = psm_cmd_tokens(&cli, argc, argv);
+	else if (strcmp(cmd, "keys") == 0)
+		rc = psm_cmd_keys(&cli, argc, argv);
+	else if (strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		rc = PSM_EXIT_OK;
+	} else
+		rc = psm_cli_usage_error(NULL, "unknown command '%s'", cmd);
+	psm_pin_source_free(cli.pin);
+	return rc;
+}

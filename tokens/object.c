@@ -1,0 +1,713 @@
+/* p11smime: keys and certificates on tokens.
+ *
+ * Each object's attributes are read in one batch (two C_GetAttributeValue
+ * calls: lengths, then values), never one call per attribute. Private keys
+ * are paired with certificates by CKA_ID, and by public key where IDs
+ * differ (tokens/pair.c).
+ */
+#include "config.h"
+
+#include "p11-int.h"
+#include "ckr.h"
+#include "certinfo.h"
+#include "error.h"
+#include "pair.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ec.h>
+#include <openssl/objects.h>
+
+#define MAX_OBJECTS 4096
+
+/* One object's attributes, read in a batch. */
+struct attrs {
+	CK_ATTRIBUTE a[12];
+	size_t n;
+};
+
+static void
+attrs_init(struct attrs *t, const CK_ATTRIBUTE_TYPE *types, size_t n)
+{
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < n && i < sizeof(t->a) / sizeof(t->a[0]); i++)
+		t->a[i].type = types[i];
+	t->n = i;
+}
+
+static void
+attrs_clear(struct attrs *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->a[i].pValue);
+	memset(t, 0, sizeof(*t));
+}
+
+static const CK_ATTRIBUTE *
+attrs_get(const struct attrs *t, CK_ATTRIBUTE_TYPE type)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->a[i].type == type && t->a[i].pValue != NULL)
+			return &t->a[i];
+	return NULL;
+}
+
+static int
+attrs_bool(const struct attrs *t, CK_ATTRIBUTE_TYPE type)
+{
+	const CK_ATTRIBUTE *a = attrs_get(t, type);
+
+	return a != NULL && a->ulValueLen == sizeof(CK_BBOOL) && *(CK_BBOOL *)a->pValue;
+}
+
+static int
+attrs_ulong(const struct attrs *t, CK_ATTRIBUTE_TYPE type, CK_ULONG *v)
+{
+	const CK_ATTRIBUTE *a = attrs_get(t, type);
+
+	if (a == NULL || a->ulValueLen != sizeof(CK_ULONG))
+		return 0;
+	memcpy(v, a->pValue, sizeof(*v));
+	return 1;
+}
+
+static int
+attrs_read(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj,
+           struct attrs *t)
+{
+	CK_RV rv;
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		t->a[i].pValue = NULL;
+		t->a[i].ulValueLen = 0;
+	}
+	rv = fl->C_GetAttributeValue(session, obj, t->a, t->n);
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_ATTRIBUTE_TYPE_INVALID)
+		return psm_ckr_to_err(rv, "reading an object's attributes");
+	for (i = 0; i < t->n; i++) {
+		if (t->a[i].ulValueLen == CK_UNAVAILABLE_INFORMATION || t->a[i].ulValueLen == 0 ||
+		    t->a[i].ulValueLen > (1u << 20)) {
+			t->a[i].ulValueLen = 0;
+			continue;
+		}
+		if ((t->a[i].pValue = malloc(t->a[i].ulValueLen)) == NULL)
+			return PSM_ERR_NOMEM;
+	}
+	rv = fl->C_GetAttributeValue(session, obj, t->a, t->n);
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_ATTRIBUTE_TYPE_INVALID)
+		return psm_ckr_to_err(rv, "reading an object's attributes");
+	for (i = 0; i < t->n; i++) {
+		if (t->a[i].ulValueLen == CK_UNAVAILABLE_INFORMATION) {
+			free(t->a[i].pValue);
+			t->a[i].pValue = NULL;
+			t->a[i].ulValueLen = 0;
+		}
+	}
+	return 0;
+}
+
+static int
+find_objects(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls,
+             CK_OBJECT_HANDLE **out, size_t *nout)
+{
+	CK_ATTRIBUTE tmpl = { CKA_CLASS, &cls, sizeof(cls) };
+	CK_OBJECT_HANDLE *v = NULL, *grown;
+	CK_ULONG got;
+	size_t n = 0;
+	CK_RV rv;
+	int r = 0;
+
+	*out = NULL;
+	*nout = 0;
+	rv = fl->C_FindObjectsInit(session, &tmpl, 1);
+	if (rv != CKR_OK)
+		return psm_ckr_to_err(rv, "searching the token");
+	for (;;) {
+		if ((grown = realloc(v, (n + 64) * sizeof(*v))) == NULL) {
+			r = PSM_ERR_NOMEM;
+			break;
+		}
+		v = grown;
+		got = 0;
+		rv = fl->C_FindObjects(session, v + n, 64, &got);
+		if (rv != CKR_OK) {
+			r = psm_ckr_to_err(rv, "searching the token");
+			break;
+		}
+		n += got;
+		if (got < 64 || n >= MAX_OBJECTS)
+			break;
+	}
+	fl->C_FindObjectsFinal(session);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+/* ---- the list handed to callers ---------------------------------------- */
+
+struct entry {
+	psm_key_info info;
+	char *label, *cert_label, *id_hex, *uri, *cert_uri;
+	unsigned char *id;
+	X509 *cert;
+	psm_certinfo *ci;
+};
+
+struct psm_key_list {
+	struct entry *v;
+	size_t n;
+	int incomplete;
+};
+
+static void
+entry_clear(struct entry *e)
+{
+	free(e->label);
+	free(e->cert_label);
+	free(e->id_hex);
+	free(e->uri);
+	free(e->cert_uri);
+	free(e->id);
+	X509_free(e->cert);
+	psm_certinfo_free(e->ci);
+}
+
+void
+psm_key_list_free(psm_key_list *list)
+{
+	size_t i;
+
+	if (list == NULL)
+		return;
+	for (i = 0; i < list->n; i++)
+		entry_clear(&list->v[i]);
+	free(list->v);
+	free(list);
+}
+
+size_t
+psm_key_list_count(const psm_key_list *list)
+{
+	return list->n;
+}
+
+const psm_key_info *
+psm_key_list_get(const psm_key_list *list, size_t i)
+{
+	return i < list->n ? &list->v[i].info : NULL;
+}
+
+int
+psm_key_list_incomplete(const psm_key_list *list)
+{
+	return list->incomplete;
+}
+
+/* ---- one token ------------------------------------------------------- */
+
+struct tok_key {
+	struct attrs t;
+	const unsigned char *pub;   /* into t, or into pubkeys */
+	size_t pub_len;
+};
+
+struct tok_cert {
+	struct attrs t;
+	X509 *x509;
+	psm_certinfo *ci;
+};
+
+static char *
+label_dup(const struct attrs *t)
+{
+	const CK_ATTRIBUTE *a = attrs_get(t, CKA_LABEL);
+	char *s;
+
+	if (a == NULL)
+		return strdup("");
+	if ((s = malloc(a->ulValueLen + 1)) == NULL)
+		return NULL;
+	memcpy(s, a->pValue, a->ulValueLen);
+	s[a->ulValueLen] = '\0';
+	return s;
+}
+
+static const char *
+curve_of(const struct attrs *t)
+{
+	const CK_ATTRIBUTE *a = attrs_get(t, CKA_EC_PARAMS);
+	const unsigned char *p;
+	ASN1_OBJECT *oid;
+	const char *name = NULL;
+
+	if (a == NULL)
+		return NULL;
+	p = a->pValue;
+	oid = d2i_ASN1_OBJECT(NULL, &p, (long)a->ulValueLen);
+	if (oid != NULL)
+		name = EC_curve_nid2nist(OBJ_obj2nid(oid));
+	ASN1_OBJECT_free(oid);
+	return name;
+}
+
+static unsigned
+curve_bits(const char *curve)
+{
+	if (curve == NULL)
+		return 0;
+	if (strcmp(curve, "P-256") == 0)
+		return 256;
+	if (strcmp(curve, "P-384") == 0)
+		return 384;
+	if (strcmp(curve, "P-521") == 0)
+		return 521;
+	if (strcmp(curve, "P-224") == 0)
+		return 224;
+	return 0;
+}
+
+static void
+key_identity(struct tok_key *k, struct attrs *pubkeys, size_t npub)
+{
+	const CK_ATTRIBUTE *a = attrs_get(&k->t, CKA_MODULUS);
+	const CK_ATTRIBUTE *kid = attrs_get(&k->t, CKA_ID);
+	size_t i, len;
+
+	if (a != NULL) {
+		len = a->ulValueLen;
+		k->pub = psm_bn_strip(a->pValue, &len);
+		k->pub_len = len;
+		return;
+	}
+	/* EC private keys carry no point: use the public key with the same ID */
+	for (i = 0; kid != NULL && i < npub; i++) {
+		const CK_ATTRIBUTE *pid = attrs_get(&pubkeys[i], CKA_ID);
+		const CK_ATTRIBUTE *pt = attrs_get(&pubkeys[i], CKA_EC_POINT);
+
+		if (pid == NULL || pt == NULL || pid->ulValueLen != kid->ulValueLen ||
+		    memcmp(pid->pValue, kid->pValue, kid->ulValueLen) != 0)
+			continue;
+		len = pt->ulValueLen;
+		k->pub = psm_ec_point_unwrap(pt->pValue, &len);
+		k->pub_len = len;
+		return;
+	}
+}
+
+static int
+list_grow(psm_key_list *list, struct entry **e)
+{
+	struct entry *grown = realloc(list->v, (list->n + 1) * sizeof(*grown));
+
+	if (grown == NULL)
+		return PSM_ERR_NOMEM;
+	list->v = grown;
+	*e = &list->v[list->n++];
+	memset(*e, 0, sizeof(**e));
+	return 0;
+}
+
+static int
+entry_set_cert(struct entry *e, const struct psm_slot *s, struct tok_cert *c)
+{
+	const CK_ATTRIBUTE *cid = attrs_get(&c->t, CKA_ID);
+
+	if ((e->cert_label = label_dup(&c->t)) == NULL)
+		return PSM_ERR_NOMEM;
+	e->cert = c->x509;
+	c->x509 = NULL; /* transferred */
+	e->ci = c->ci;
+	c->ci = NULL; /* transferred */
+	e->cert_uri = psm_uri_for_object(s, CKO_CERTIFICATE, cid ? cid->pValue : NULL,
+	                                 cid ? cid->ulValueLen : 0, e->cert_label);
+	return e->cert_uri != NULL ? 0 : PSM_ERR_NOMEM;
+}
+
+static int
+entry_set_id(struct entry *e, const struct attrs *t)
+{
+	const CK_ATTRIBUTE *id = attrs_get(t, CKA_ID);
+	size_t len = id != NULL ? id->ulValueLen : 0;
+
+	if ((e->id = malloc(len > 0 ? len : 1)) == NULL)
+		return PSM_ERR_NOMEM;
+	if (len > 0)
+		memcpy(e->id, id->pValue, len);
+	e->info.id_len = len;
+	e->id_hex = psm_hex_encode(e->id, len);
+	return e->id_hex != NULL ? 0 : PSM_ERR_NOMEM;
+}
+
+static int
+add_key_entry(psm_key_list *list, const struct psm_slot *s, struct tok_key *k,
+              struct tok_cert *cert, int how)
+{
+	struct entry *e;
+	CK_ULONG type = (CK_ULONG)-1;
+	const CK_ATTRIBUTE *mod;
+	int r;
+
+	if ((r = list_grow(list, &e)) < 0)
+		return r;
+	e->info.has_key = 1;
+	e->info.paired_by = how;
+	if ((e->label = label_dup(&k->t)) == NULL || (r = entry_set_id(e, &k->t)) < 0)
+		return r < 0 ? r : PSM_ERR_NOMEM;
+	attrs_ulong(&k->t, CKA_KEY_TYPE, &type);
+	if (type == CKK_RSA) {
+		e->info.type = PSM_KEY_RSA;
+		if ((mod = attrs_get(&k->t, CKA_MODULUS)) != NULL) {
+			size_t len = mod->ulValueLen;
+			const unsigned char *p = psm_bn_strip(mod->pValue, &len);
+			unsigned bits = (unsigned)len * 8, top = p[0];
+
+			while (bits > 0 && !(top & 0x80)) {
+				top <<= 1;
+				bits--;
+			}
+			e->info.bits = bits;
+		}
+	} else if (type == CKK_EC) {
+		e->info.type = PSM_KEY_EC;
+		e->info.curve = curve_of(&k->t);
+		e->info.bits = curve_bits(e->info.curve);
+	} else {
+		e->info.type = PSM_KEY_OTHER;
+	}
+	e->info.can_sign = attrs_bool(&k->t, CKA_SIGN);
+	e->info.can_decrypt = attrs_bool(&k->t, CKA_DECRYPT);
+	e->info.can_derive = attrs_bool(&k->t, CKA_DERIVE);
+	e->info.can_unwrap = attrs_bool(&k->t, CKA_UNWRAP);
+	e->info.always_authenticate = attrs_bool(&k->t, CKA_ALWAYS_AUTHENTICATE);
+	e->info.sensitive = attrs_bool(&k->t, CKA_SENSITIVE);
+	e->info.extractable = attrs_bool(&k->t, CKA_EXTRACTABLE);
+	e->uri = psm_uri_for_object(s, CKO_PRIVATE_KEY, e->id, e->info.id_len, e->label);
+	if (e->uri == NULL)
+		return PSM_ERR_NOMEM;
+	if (cert != NULL)
+		return entry_set_cert(e, s, cert);
+	return 0;
+}
+
+/* Without a login, private keys may be hidden: show each end-entity
+ * certificate (with its public key's details) so the user sees what is
+ * there, and mark the list incomplete. */
+static int
+add_cert_entry(psm_key_list *list, const struct psm_slot *s, struct tok_cert *c)
+{
+	struct entry *e;
+	int r;
+
+	if ((r = list_grow(list, &e)) < 0)
+		return r;
+	if ((r = entry_set_id(e, &c->t)) < 0 || (r = entry_set_cert(e, s, c)) < 0)
+		return r;
+	e->info.has_cert = 1;
+	if ((e->label = strdup(e->cert_label)) == NULL ||
+	    (e->uri = strdup(e->cert_uri)) == NULL)
+		return PSM_ERR_NOMEM;
+	return 0;
+}
+
+static void
+tok_certs_free(struct tok_cert *certs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; certs != NULL && i < n; i++) {
+		attrs_clear(&certs[i].t);
+		X509_free(certs[i].x509);
+		psm_certinfo_free(certs[i].ci);
+	}
+	free(certs);
+}
+
+static int
+read_certs(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, struct tok_cert **out, size_t *nout)
+{
+	static const CK_ATTRIBUTE_TYPE types[] = { CKA_ID, CKA_LABEL, CKA_CERTIFICATE_TYPE, CKA_VALUE };
+	CK_OBJECT_HANDLE *h = NULL;
+	struct tok_cert *certs = NULL;
+	size_t n = 0, i, kept = 0;
+	int r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((r = find_objects(fl, session, CKO_CERTIFICATE, &h, &n)) < 0)
+		return r;
+	if ((certs = calloc(n > 0 ? n : 1, sizeof(*certs))) == NULL) {
+		free(h);
+		return PSM_ERR_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		struct tok_cert *c = &certs[kept];
+		const CK_ATTRIBUTE *v;
+		const unsigned char *p;
+		CK_ULONG ctype = CKC_X_509;
+
+		attrs_init(&c->t, types, sizeof(types) / sizeof(types[0]));
+		if ((r = attrs_read(fl, session, h[i], &c->t)) < 0)
+			goto fail;
+		attrs_ulong(&c->t, CKA_CERTIFICATE_TYPE, &ctype);
+		v = attrs_get(&c->t, CKA_VALUE);
+		if (ctype != CKC_X_509 || v == NULL) {
+			attrs_clear(&c->t);
+			continue;
+		}
+		p = v->pValue;
+		c->x509 = d2i_X509(NULL, &p, (long)v->ulValueLen);
+		if (c->x509 == NULL || psm_certinfo_new(c->x509, &c->ci) < 0) {
+			/* an unparsable certificate pairs with nothing */
+			X509_free(c->x509);
+			c->x509 = NULL;
+			attrs_clear(&c->t);
+			continue;
+		}
+		kept++;
+	}
+	free(h);
+	*out = certs;
+	*nout = kept;
+	return 0;
+fail:
+	free(h);
+	tok_certs_free(certs, kept + 1);
+	return r;
+}
+
+static int
+read_keys(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls,
+          struct tok_key **out, size_t *nout)
+{
+	static const CK_ATTRIBUTE_TYPE priv_types[] = {
+		CKA_ID, CKA_LABEL, CKA_KEY_TYPE, CKA_SIGN, CKA_DECRYPT, CKA_DERIVE, CKA_UNWRAP,
+		CKA_ALWAYS_AUTHENTICATE, CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_MODULUS, CKA_EC_PARAMS
+	};
+	static const CK_ATTRIBUTE_TYPE pub_types[] = {
+		CKA_ID, CKA_LABEL, CKA_KEY_TYPE, CKA_MODULUS, CKA_EC_POINT, CKA_EC_PARAMS
+	};
+	const CK_ATTRIBUTE_TYPE *types = cls == CKO_PRIVATE_KEY ? priv_types : pub_types;
+	size_t ntypes = cls == CKO_PRIVATE_KEY ? sizeof(priv_types) / sizeof(priv_types[0])
+	                                       : sizeof(pub_types) / sizeof(pub_types[0]);
+	CK_OBJECT_HANDLE *h = NULL;
+	struct tok_key *keys = NULL;
+	size_t n = 0, i;
+	int r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((r = find_objects(fl, session, cls, &h, &n)) < 0)
+		return r;
+	if ((keys = calloc(n > 0 ? n : 1, sizeof(*keys))) == NULL) {
+		free(h);
+		return PSM_ERR_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		attrs_init(&keys[i].t, types, ntypes);
+		if ((r = attrs_read(fl, session, h[i], &keys[i].t)) < 0) {
+			size_t k;
+
+			for (k = 0; k <= i; k++)
+				attrs_clear(&keys[k].t);
+			free(keys);
+			free(h);
+			return r;
+		}
+	}
+	free(h);
+	*out = keys;
+	*nout = n;
+	return 0;
+}
+
+static void
+tok_keys_free(struct tok_key *keys, size_t n)
+{
+	size_t i;
+
+	for (i = 0; keys != NULL && i < n; i++)
+		attrs_clear(&keys[i].t);
+	free(keys);
+}
+
+static int
+list_token(psm_p11 *p11, struct psm_slot *s, psm_key_list *list)
+{
+	CK_FUNCTION_LIST *fl = s->mod->fl;
+	CK_SESSION_HANDLE session;
+	struct tok_key *keys = NULL, *pubs = NULL;
+	struct tok_cert *certs = NULL;
+	size_t nkeys = 0, npubs = 0, ncerts = 0, i;
+	psm_pair_obj *kp = NULL, *cp = NULL;
+	struct attrs *pubattrs = NULL;
+	long *cert_of = NULL;
+	int *how = NULL;
+	unsigned char *used = NULL;
+	int r, logged = 0;
+
+	if ((r = psm_slot_session(s, &session)) < 0)
+		return r;
+	if (s->info.login_required && !s->info.protected_auth_path && p11->pin_source == NULL) {
+		list->incomplete = 1;
+	} else if (s->info.login_required) {
+		if ((r = psm_slot_login(p11, s, p11->pin_source)) < 0)
+			return r;
+		logged = 1;
+	}
+	if ((r = read_keys(fl, session, CKO_PRIVATE_KEY, &keys, &nkeys)) < 0 ||
+	    (r = read_keys(fl, session, CKO_PUBLIC_KEY, &pubs, &npubs)) < 0 ||
+	    (r = read_certs(fl, session, &certs, &ncerts)) < 0)
+		goto out;
+	if ((pubattrs = calloc(npubs + 1, sizeof(*pubattrs))) == NULL)
+		goto nomem;
+	for (i = 0; i < npubs; i++)
+		pubattrs[i] = pubs[i].t;   /* shallow: pubs keeps ownership */
+	kp = calloc(nkeys + 1, sizeof(*kp));
+	cp = calloc(ncerts + 1, sizeof(*cp));
+	cert_of = calloc(nkeys + 1, sizeof(*cert_of));
+	how = calloc(nkeys + 1, sizeof(*how));
+	used = calloc(ncerts + 1, 1);
+	if (kp == NULL || cp == NULL || cert_of == NULL || how == NULL || used == NULL)
+		goto nomem;
+	for (i = 0; i < nkeys; i++) {
+		const CK_ATTRIBUTE *id = attrs_get(&keys[i].t, CKA_ID);
+
+		key_identity(&keys[i], pubattrs, npubs);
+		kp[i].id = id ? id->pValue : NULL;
+		kp[i].id_len = id ? id->ulValueLen : 0;
+		kp[i].pub = keys[i].pub;
+		kp[i].pub_len = keys[i].pub_len;
+	}
+	for (i = 0; i < ncerts; i++) {
+		const CK_ATTRIBUTE *id = attrs_get(&certs[i].t, CKA_ID);
+
+		cp[i].id = id ? id->pValue : NULL;
+		cp[i].id_len = id ? id->ulValueLen : 0;
+		cp[i].pub = certs[i].ci->pub;
+		cp[i].pub_len = certs[i].ci->pub_len;
+	}
+	psm_pair_keys(kp, nkeys, cp, ncerts, cert_of, how);
+	for (i = 0; i < nkeys; i++) {
+		struct tok_cert *c = cert_of[i] >= 0 ? &certs[cert_of[i]] : NULL;
+
+		if (c != NULL)
+			used[cert_of[i]] = 1;
+		if ((r = add_key_entry(list, s, &keys[i], c, how[i])) < 0)
+			goto out;
+	}
+	if (!logged && s->info.login_required) {
+		for (i = 0; i < ncerts; i++)
+			if (!used[i] && !certs[i].ci->is_ca &&
+			    (r = add_cert_entry(list, s, &certs[i])) < 0)
+				goto out;
+	}
+	r = 0;
+	goto out;
+nomem:
+	r = PSM_ERR_NOMEM;
+out:
+	free(pubattrs);
+	free(kp);
+	free(cp);
+	free(cert_of);
+	free(how);
+	free(used);
+	tok_keys_free(keys, nkeys);
+	tok_keys_free(pubs, npubs);
+	tok_certs_free(certs, ncerts);
+	return r;
+}
+
+static void
+publish(psm_key_list *list, struct psm_slot *slots, size_t nslots)
+{
+	size_t i;
+
+	(void)slots;
+	(void)nslots;
+	for (i = 0; i < list->n; i++) {
+		struct entry *e = &list->v[i];
+		psm_key_info *in = &e->info;
+
+		in->label = e->label;
+		in->cert_label = e->cert_label;
+		in->id = e->id;
+		in->id_hex = e->id_hex;
+		in->uri = e->uri;
+		in->cert_uri = e->cert_uri;
+		in->has_cert = e->cert != NULL;
+		in->cert = e->cert;
+		if (e->ci != NULL) {
+			in->subject = e->ci->subject;
+			in->emails = (const char *const *)e->ci->emails;
+			in->not_before = e->ci->not_before;
+			in->not_after = e->ci->not_after;
+			if (!in->has_key) {
+				in->type = e->ci->key_type == EVP_PKEY_RSA ? PSM_KEY_RSA
+				         : e->ci->key_type == EVP_PKEY_EC ? PSM_KEY_EC : PSM_KEY_OTHER;
+				in->bits = e->ci->bits;
+				in->curve = e->ci->curve;
+			}
+		}
+	}
+}
+
+int
+psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
+{
+	psm_key_list *list = NULL;
+	P11KitUri *uri = NULL;
+	size_t i, matched = 0, first;
+	int r = PSM_ERR_INTERNAL;
+
+	*out = NULL;
+	if (token_uri != NULL && (r = psm_uri_parse(token_uri, &uri)) < 0)
+		return r;
+	if (p11->nslots == 0 && (r = psm_p11_scan(p11)) < 0)
+		goto out;
+	if ((list = calloc(1, sizeof(*list))) == NULL) {
+		r = PSM_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < p11->nslots; i++) {
+		struct psm_slot *s = &p11->slots[i];
+
+		if (!s->info.token_present || s->info.duplicate || !s->info.initialized)
+			continue;
+		if (uri != NULL && !psm_slot_matches(s, uri))
+			continue;
+		matched++;
+		first = list->n;
+		if ((r = list_token(p11, s, list)) < 0)
+			goto out;
+		/* entries point at their slot's info; slots do not move now */
+		for (; first < list->n; first++)
+			list->v[first].info.slot = &s->info;
+	}
+	if (uri != NULL && matched == 0) {
+		psm_error_set("no token matches %s; run 'p11smime tokens' to see the tokens", token_uri);
+		r = PSM_ERR_NOT_FOUND;
+		goto out;
+	}
+	publish(list, p11->slots, p11->nslots);
+	*out = list;
+	list = NULL; /* transferred */
+	r = 0;
+out:
+	p11_kit_uri_free(uri);
+	psm_key_list_free(list);
+	return r;
+}

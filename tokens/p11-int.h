@@ -1,0 +1,81 @@
+/* p11smime: internals of the PKCS#11 boundary (tokens/ only). */
+#ifndef P11SMIME_P11_INT_H
+#define P11SMIME_P11_INT_H
+
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#include "p11.h"
+
+struct psm_module {
+	psm_module_info info;
+	CK_FUNCTION_LIST *fl;     /* NULL when loading failed */
+	char *name;
+	char *path;
+	char description[33];
+	char manufacturer[33];
+	char *error;
+	int from_registry;          /* released with the registry list */
+};
+
+struct psm_slot {
+	psm_slot_info info;
+	struct psm_module *mod;
+	CK_SLOT_ID id;
+	CK_SESSION_HANDLE session;  /* CK_INVALID_HANDLE when none open */
+	char *uri;
+};
+
+struct psm_lp11;                    /* a libp11 context (tokens/key.c) */
+
+struct psm_p11 {
+	CK_FUNCTION_LIST **kit_modules; /* p11-kit registry, or NULL */
+	CK_FUNCTION_LIST *explicit_fl;  /* --module, or NULL */
+	struct psm_module **mods;       /* each allocated on its own: stable */
+	size_t nmods;
+	size_t mods_alloc;
+	struct psm_slot *slots;
+	size_t nslots;
+	psm_pin_source *pin_source;     /* borrowed */
+	int allow_final_try;
+	struct psm_lp11 *lp11;          /* libp11 contexts, freed last */
+};
+
+/* Trim a blank-padded PKCS#11 string field into a NUL-terminated one. */
+void psm_p11_copy_padded(char *dst, size_t dstlen, const unsigned char *src, size_t srclen);
+
+/* Open (if needed) the slot's read-only session. */
+int psm_slot_session(struct psm_slot *slot, CK_SESSION_HANDLE *out);
+
+/* Forget the slot's session (libp11 closed all sessions of the slot). */
+void psm_slot_forget_session(struct psm_slot *slot);
+
+/* Re-read the token flags of a slot. */
+int psm_slot_refresh(struct psm_slot *slot);
+
+/* Check the PIN counters before a login: locked, or final try without
+ * permission. Returns 0 when a login may proceed. */
+int psm_slot_check_pin_state(psm_p11 *p11, struct psm_slot *slot);
+
+/* Log in to the slot with src (PIN pad when the token has one). A token
+ * that needs no login, or is already logged in, returns 0 at once. */
+int psm_slot_login(psm_p11 *p11, struct psm_slot *slot, psm_pin_source *src);
+
+/* Find the slots that a parsed URI's token part matches. */
+int psm_slot_matches(const struct psm_slot *slot, P11KitUri *uri);
+
+/* Parse a pkcs11: URI, refusing pin-value. *out freed with p11_kit_uri_free. */
+int psm_uri_parse(const char *s, P11KitUri **out);
+
+/* The URI of an object (class + id + label) on slot's token; malloc'd. */
+char *psm_uri_for_object(const struct psm_slot *slot, CK_OBJECT_CLASS cls,
+                         const unsigned char *id, size_t id_len, const char *label);
+
+/* Load a module by path (for --module and ?module-path=): appended to
+ * p11->mods. Returns the index in *idx. */
+int psm_p11_add_module(psm_p11 *p11, const char *path, size_t *idx);
+
+/* Free the libp11 contexts (tokens/key.c). */
+void psm_lp11_free_all(struct psm_lp11 *head);
+
+#endif
