@@ -15,7 +15,8 @@ enum {
 
 /* Global options, parsed before the command name. */
 struct psm_cli {
-	const char *module_path;    /* --module */
+	const char *modules[8];     /* --module, repeatable */
+	int nmodules;
 	const char *pin_source;     /* --pin-source */
 	int allow_last_try;         /* --allow-last-pin-try */
 	psm_pin_source *pin;        /* parsed pin source or NULL */

@@ -28,7 +28,7 @@ static const char usage_text[] =
 "\n"
 "Global options (also accepted after the command):\n"
 "  --module PATH          use this PKCS#11 module only (default: every module\n"
-"                         registered with p11-kit)\n"
+"                         registered with p11-kit); may be repeated\n"
 "  --pin-source SRC       where the PIN comes from: file:PATH (mode 0600),\n"
 "                         fd:N, tty, pinentry[:PROGRAM]; never the command line\n"
 "  --allow-last-pin-try   allow a login when the token has one PIN try left\n"
@@ -100,7 +100,7 @@ psm_cli_usage_error(const char *cmd, const char *fmt, ...)
 int
 psm_cli_open_p11(struct psm_cli *cli, psm_p11 **out)
 {
-	int r;
+	int i, r;
 
 	*out = NULL;
 	if (cli->pin_source != NULL && cli->pin == NULL) {
@@ -108,8 +108,15 @@ psm_cli_open_p11(struct psm_cli *cli, psm_p11 **out)
 			return r;
 		psm_pin_source_set_prompt(cli->pin, psm_cli_tty_prompt, NULL);
 	}
-	if ((r = psm_p11_open(cli->module_path, out)) < 0)
+	if ((r = psm_p11_open(cli->nmodules > 0 ? cli->modules[0] : NULL, out)) < 0)
 		return r;
+	for (i = 1; i < cli->nmodules; i++) {
+		if ((r = psm_p11_load_module(*out, cli->modules[i])) < 0) {
+			psm_p11_free(*out);
+			*out = NULL;
+			return r;
+		}
+	}
 	psm_p11_set_pin_source(*out, cli->pin);
 	psm_p11_set_allow_final_try(*out, cli->allow_last_try);
 	return 0;
@@ -132,7 +139,8 @@ psm_cli_global_option(struct psm_cli *cli, int c, const char *arg)
 {
 	switch (c) {
 	case PSM_OPT_MODULE:
-		cli->module_path = arg;
+		if (cli->nmodules < (int)(sizeof(cli->modules) / sizeof(cli->modules[0])))
+			cli->modules[cli->nmodules++] = arg;
 		return 1;
 	case PSM_OPT_PIN_SOURCE:
 		cli->pin_source = arg;

@@ -631,13 +631,26 @@ out:
 	return r;
 }
 
+/* Within a token, list keys in CKA_ID order (then by label). */
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	size_t n = x->info.id_len < y->info.id_len ? x->info.id_len : y->info.id_len;
+	int c = n > 0 ? memcmp(x->id, y->id, n) : 0;
+
+	if (c != 0)
+		return c;
+	if (x->info.id_len != y->info.id_len)
+		return x->info.id_len < y->info.id_len ? -1 : 1;
+	return strcmp(x->label, y->label);
+}
+
 static void
-publish(psm_key_list *list, struct psm_slot *slots, size_t nslots)
+publish(psm_key_list *list)
 {
 	size_t i;
 
-	(void)slots;
-	(void)nslots;
 	for (i = 0; i < list->n; i++) {
 		struct entry *e = &list->v[i];
 		psm_key_info *in = &e->info;
@@ -693,6 +706,7 @@ psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
 		first = list->n;
 		if ((r = list_token(p11, s, list)) < 0)
 			goto out;
+		qsort(list->v + first, list->n - first, sizeof(*list->v), entry_cmp);
 		/* entries point at their slot's info; slots do not move now */
 		for (; first < list->n; first++)
 			list->v[first].info.slot = &s->info;
@@ -702,7 +716,7 @@ psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
 		r = PSM_ERR_NOT_FOUND;
 		goto out;
 	}
-	publish(list, p11->slots, p11->nslots);
+	publish(list);
 	*out = list;
 	list = NULL; /* transferred */
 	r = 0;

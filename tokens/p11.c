@@ -143,6 +143,14 @@ psm_p11_add_module(psm_p11 *p11, const char *path, size_t *idx)
 	return 0;
 }
 
+int
+psm_p11_load_module(psm_p11 *p11, const char *module_path)
+{
+	size_t idx;
+
+	return psm_p11_add_module(p11, module_path, &idx);
+}
+
 static int
 load_registry(psm_p11 *p11)
 {

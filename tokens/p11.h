@@ -90,6 +90,9 @@ typedef struct psm_key_list psm_key_list;
  * *out is freed with psm_p11_free(). */
 int psm_p11_open(const char *module_path, psm_p11 **out);
 
+/* Load one more module by path (a repeated --module). */
+int psm_p11_load_module(psm_p11 *p11, const char *module_path);
+
 /* Finalize the modules and free everything. NULL is allowed. */
 void psm_p11_free(psm_p11 *p11);
 

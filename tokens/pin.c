@@ -171,8 +171,11 @@ is_local_file_uri_path(const char *rest, const char **path)
 		const char *auth = rest + 2;
 		const char *slash = strchr(auth, '/');
 
-		if (slash == NULL)
-			return false;
+		if (slash == NULL) {
+			if (*auth != '\0')
+				return false;
+			slash = auth; /* "file://": no path at all */
+		}
 		if (slash != auth &&
 		    !((size_t)(slash - auth) == strlen("localhost") &&
 		      strncmp(auth, "localhost", strlen("localhost")) == 0))
@@ -334,8 +337,11 @@ get_from_file(const psm_pin_source *src, char *pin, size_t *len)
 	struct stat st;
 	size_t n = 0;
 
+	/* O_NONBLOCK: a FIFO put where the file should be is refused below
+	 * instead of hanging here; reads of regular files ignore it. */
 	do {
-		fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		fd = open(src->path,
+		          O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	} while (fd == -1 && errno == EINTR);
 	if (fd == -1) {
 		psm_error_set("cannot open PIN file %s: %s", src->path,
@@ -481,8 +487,8 @@ get_from_fd(psm_pin_source *src, char *pin, size_t *len)
 		*len = src->cache_len;
 		return 0;
 	case FD_SPENT:
-		psm_error_set("%s was already read and gave no PIN",
-		              src->description);
+		psm_error_set("%s was already read and cannot give a PIN "
+		              "again", src->description);
 		return PSM_ERR_PIN_SOURCE;
 	case FD_UNREAD:
 		break;
@@ -716,7 +722,8 @@ set_err_detail(const struct assuan *a, const char *what, const char *msg)
 		clean[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
 	}
 	clean[n] = '\0';
-	psm_error_set("%s %s: %s", a->src->description, what, clean);
+	psm_error_set("%s failed at %s: %s", a->src->description, what,
+	              clean);
 }
 
 /* Read lines until OK or ERR. With pin != NULL, D lines are decoded into
@@ -934,7 +941,7 @@ pinentry_converse(struct assuan *a, const char *description, char *pin,
 	char tty[256];
 	const char *term = getenv("TERM");
 
-	r = assuan_response(a, "its greeting", NULL, NULL, NULL);
+	r = assuan_response(a, "start-up", NULL, NULL, NULL);
 	if (r != 0)
 		return r;
 
@@ -963,6 +970,19 @@ pinentry_converse(struct assuan *a, const char *description, char *pin,
 	*len = 0;
 	pin[0] = '\0';
 	return assuan_response(a, "GETPIN", pin, len, NULL);
+}
+
+/* Say goodbye and read the answer, leaving the error detail of what went
+ * before untouched. */
+static void
+pinentry_bye(struct assuan *a)
+{
+	char saved[512];
+
+	snprintf(saved, sizeof(saved), "%s", psm_error_detail());
+	if (assuan_send(a, "BYE") == 0)
+		(void)assuan_response(a, "BYE", NULL, NULL, NULL);
+	psm_error_set("%s", saved);
 }
 
 static int
@@ -997,8 +1017,8 @@ get_from_pinentry(const psm_pin_source *src, const char *description,
 	if (r == 0)
 		r = check_pin(src, pin, *len, false);
 
-	if (!a.broken && assuan_send(&a, "BYE") == 0)
-		(void)assuan_response(&a, "BYE", NULL, NULL, NULL);
+	if (!a.broken)
+		pinentry_bye(&a);
 out:
 	if (a.to_fd != -1)
 		close(a.to_fd);

@@ -1,0 +1,110 @@
+# p11smime integration tests: shared helpers. Source it from a test.
+#
+# Every test runs the real p11smime binary on fresh SoftHSM tokens made by
+# softhsm-fixtures/mkfixtures.sh in its own temporary folder, with its own
+# HOME, P11SMIME_HOME and SOFTHSM2_CONF. Output is TAP.
+set -u
+
+: "${top_srcdir:?run through make check (top_srcdir unset)}"
+: "${top_builddir:?run through make check (top_builddir unset)}"
+
+P11SMIME=${P11SMIME_BIN:-$top_builddir/p11smime}
+KEYTEST=$top_builddir/tests/tools/psm-keytest
+MKFIX=$top_srcdir/softhsm-fixtures/mkfixtures.sh
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/p11smime-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+export HOME="$TMP/home" P11SMIME_HOME="$TMP/p11smime-home" XDG_CONFIG_HOME="$TMP/home/.config"
+mkdir -p "$HOME" "$P11SMIME_HOME"
+unset SOFTHSM2_CONF P11_KIT_SERVER_ADDRESS
+
+_tap_n=0
+_tap_fail=0
+
+plan() { echo "1..$1"; }
+
+ok() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n - $*"
+}
+
+not_ok() {
+	_tap_n=$((_tap_n + 1))
+	_tap_fail=$((_tap_fail + 1))
+	echo "not ok $_tap_n - $*"
+}
+
+diag() { sed 's/^/# /' ; }
+
+# check DESCRIPTION COMMAND...: ok when COMMAND succeeds
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		ok "$desc"
+	else
+		not_ok "$desc"
+		{ echo "command: $*"; echo "--- rc=$RC stdout:"; head -c 3000 "$TMP/out"
+		  echo "--- stderr:"; head -c 3000 "$TMP/err"; } 2>/dev/null | diag
+	fi
+}
+
+# run ARGS...: run p11smime, keep stdout in $TMP/out, stderr in $TMP/err,
+# exit code in $RC
+RC=0
+run() {
+	RC=0
+	"$P11SMIME" "$@" >"$TMP/out" 2>"$TMP/err" || RC=$?
+}
+
+# run_cmd CMD ARGS...: same for any command
+run_cmd() {
+	RC=0
+	"$@" >"$TMP/out" 2>"$TMP/err" || RC=$?
+}
+
+rc_is() { [ "$RC" -eq "$1" ]; }
+out_has() { grep -qF -- "$1" "$TMP/out"; }
+err_has() { grep -qiF -- "$1" "$TMP/err"; }
+out_lacks() { ! grep -qF -- "$1" "$TMP/out"; }
+err_lacks() { ! grep -qF -- "$1" "$TMP/err"; }
+# one clear line on stderr
+err_one_line() { [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q '^p11smime: ' "$TMP/err"; }
+json_ok() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$TMP/out"; }
+# json_q EXPR: evaluate a Python expression over the parsed output `d`
+json_q() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ('"$1"') else 1)' "$TMP/out"; }
+
+# The test PKI is made once per build tree (it takes a few seconds);
+# tokens are made fresh for each test.
+pki_dir() {
+	local dir=$top_builddir/tests/pki
+	(
+		flock 9
+		if [ ! -f "$dir/.done" ]; then
+			rm -rf "$dir"
+			"$MKFIX" pki "$dir" >"$top_builddir/tests/pki.log" 2>&1 && touch "$dir/.done"
+		fi
+	) 9>"$top_builddir/tests/.pki.lock"
+	[ -f "$dir/.done" ] || { echo "Bail out! could not make the test PKI (see tests/pki.log)"; exit 1; }
+	echo "$dir"
+}
+
+# fixtures: fresh tokens in $TMP/fx; exports SOFTHSM2_CONF, MODULE, PKI, ...
+fixtures() {
+	local pki
+	mkdir -p "$top_builddir/tests"
+	pki=$(pki_dir) || exit 1
+	"$MKFIX" tokens "$pki" "$TMP/fx" >"$TMP/fx.log" 2>&1 ||
+		{ echo "Bail out! mkfixtures.sh tokens failed"; cat "$TMP/fx.log" | diag; exit 1; }
+	# shellcheck disable=SC1091
+	. "$TMP/fx/env.sh"
+	MODULE=$P11SMIME_TEST_MODULE
+	PKI=$P11SMIME_TEST_PKI
+	USER_PIN=file:$P11SMIME_TEST_USER_PIN_FILE
+	PIV_PIN=file:$P11SMIME_TEST_PIV_PIN_FILE
+}
+
+done_testing() {
+	[ "$_tap_n" -gt 0 ] || { echo "Bail out! no test ran"; exit 1; }
+	exit 0
+}
