@@ -94,7 +94,10 @@ print_human(const psm_key_list *list)
 			printf("  cert:     %s%s\n", k->cert_uri,
 			       k->paired_by == PSM_PAIR_PUBKEY ? " (paired by public key)" : "");
 	}
-	if (psm_key_list_incomplete(list))
+	if (psm_key_list_incomplete(list) == PSM_KEYS_SEVERAL_TOKENS)
+		fprintf(stderr, "p11smime: several tokens need a PIN and one PIN source cannot be "
+		        "right for all; choose one with --token URI to see its private keys\n");
+	else if (psm_key_list_incomplete(list))
 		fprintf(stderr, "p11smime: some tokens show their private keys only after a login; "
 		        "give --pin-source to list them\n");
 	else if (psm_key_list_count(list) == 0)
@@ -111,6 +114,10 @@ print_json(const psm_key_list *list)
 	psm_json_init(&j, stdout);
 	psm_json_begin_object(&j);
 	psm_json_kv_bool(&j, "complete", !psm_key_list_incomplete(list));
+	psm_json_kv_string(&j, "incomplete_reason",
+	                   psm_key_list_incomplete(list) == PSM_KEYS_SEVERAL_TOKENS
+	                   ? "several tokens need a PIN; choose one with --token"
+	                   : psm_key_list_incomplete(list) ? "no PIN source" : NULL);
 	psm_json_key(&j, "keys");
 	psm_json_begin_array(&j);
 	for (i = 0; i < psm_key_list_count(list); i++) {

@@ -222,10 +222,23 @@ find_key(psm_p11 *p11, P11KitUri *uri, const char *key_uri, struct psm_slot **sl
 {
 	struct psm_lp11 *lp;
 	PKCS11_SLOT *ls;
-	size_t i;
+	size_t i, need_pin = 0;
 	int r, count = 0;
 
 	*slot_out = NULL;
+	for (i = 0; i < p11->nslots; i++) {
+		struct psm_slot *s = &p11->slots[i];
+
+		if (s->info.token_present && !s->info.duplicate && psm_slot_matches(s, uri) &&
+		    s->info.login_required && !s->info.protected_auth_path)
+			need_pin++;
+	}
+	if (need_pin > 1 && p11->pin_source != NULL &&
+	    !psm_pin_source_is_interactive(p11->pin_source)) {
+		psm_error_set("%s matches keys on %zu tokens that need a PIN, and one PIN cannot "
+		              "be tried on each; add token= to the URI", key_uri, need_pin);
+		return PSM_ERR_AMBIGUOUS;
+	}
 	for (i = 0; i < p11->nslots; i++) {
 		struct psm_slot *s = &p11->slots[i];
 		psm_key_list *list = NULL;

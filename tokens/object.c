@@ -170,6 +170,7 @@ struct psm_key_list {
 	struct entry *v;
 	size_t n;
 	int incomplete;
+	int several_need_pin;   /* a fixed PIN and several tokens: no login */
 };
 
 static void
@@ -213,7 +214,9 @@ psm_key_list_get(const psm_key_list *list, size_t i)
 int
 psm_key_list_incomplete(const psm_key_list *list)
 {
-	return list->incomplete;
+	if (!list->incomplete)
+		return 0;
+	return list->several_need_pin ? PSM_KEYS_SEVERAL_TOKENS : PSM_KEYS_NO_PIN;
 }
 
 /* ---- one token ------------------------------------------------------- */
@@ -682,8 +685,9 @@ int
 psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
 {
 	psm_key_list *list = NULL;
+	psm_pin_source *saved = NULL;
 	P11KitUri *uri = NULL;
-	size_t i, matched = 0, first;
+	size_t i, matched = 0, first, needs_pin = 0;
 	int r = PSM_ERR_INTERNAL;
 
 	*out = NULL;
@@ -694,6 +698,22 @@ psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
 	if ((list = calloc(1, sizeof(*list))) == NULL) {
 		r = PSM_ERR_NOMEM;
 		goto out;
+	}
+	/* One fixed PIN (file:, fd:) belongs to one token: trying it on every
+	 * token that needs a login would spend tries on a guess. */
+	for (i = 0; i < p11->nslots; i++) {
+		struct psm_slot *s = &p11->slots[i];
+
+		if (s->info.token_present && !s->info.duplicate && s->info.initialized &&
+		    s->info.login_required && !s->info.protected_auth_path &&
+		    (uri == NULL || psm_slot_matches(s, uri)))
+			needs_pin++;
+	}
+	if (needs_pin > 1 && p11->pin_source != NULL &&
+	    !psm_pin_source_is_interactive(p11->pin_source)) {
+		saved = p11->pin_source;
+		p11->pin_source = NULL;
+		list->several_need_pin = 1;
 	}
 	for (i = 0; i < p11->nslots; i++) {
 		struct psm_slot *s = &p11->slots[i];
@@ -706,7 +726,8 @@ psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
 		first = list->n;
 		if ((r = list_token(p11, s, list)) < 0)
 			goto out;
-		qsort(list->v + first, list->n - first, sizeof(*list->v), entry_cmp);
+		if (list->n > first)
+			qsort(list->v + first, list->n - first, sizeof(*list->v), entry_cmp);
 		/* entries point at their slot's info; slots do not move now */
 		for (; first < list->n; first++)
 			list->v[first].info.slot = &s->info;
@@ -721,6 +742,8 @@ psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
 	list = NULL; /* transferred */
 	r = 0;
 out:
+	if (saved != NULL)
+		p11->pin_source = saved;
 	p11_kit_uri_free(uri);
 	psm_key_list_free(list);
 	return r;

@@ -124,7 +124,11 @@ int psm_p11_check_uri(const char *uri);
 int psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out);
 size_t psm_key_list_count(const psm_key_list *list);
 const psm_key_info *psm_key_list_get(const psm_key_list *list, size_t i);
-/* Tokens that needed a login to show private keys but had no PIN source. */
+/* 0 when every token showed its private keys; otherwise why not:
+ * PSM_KEYS_NO_PIN (a token needs a login and there is no PIN source) or
+ * PSM_KEYS_SEVERAL_TOKENS (a fixed PIN, file: or fd:, and several tokens
+ * that need one: the PIN is not tried on each; choose one with a URI). */
+enum { PSM_KEYS_NO_PIN = 1, PSM_KEYS_SEVERAL_TOKENS = 2 };
 int psm_key_list_incomplete(const psm_key_list *list);
 void psm_key_list_free(psm_key_list *list);
 

@@ -1105,3 +1105,9 @@ out:
 	psm_pin_free(pin);
 	return r;
 }
+
+int
+psm_pin_source_is_interactive(const psm_pin_source *src)
+{
+	return src != NULL && (src->kind == PIN_TTY || src->kind == PIN_PINENTRY);
+}

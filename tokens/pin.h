@@ -90,6 +90,10 @@ const char *psm_pin_source_describe(const psm_pin_source *src);
  * operation ask for the PIN several times. This is the only PIN cache in
  * the library; it is implied by choosing fd:N and lives as long as the
  * source. If the first read fails, later calls fail too. */
+/* 1 when the source asks a person each time (tty, pinentry), 0 when it
+ * holds one fixed PIN (file, fd), which is then right for one token only. */
+int psm_pin_source_is_interactive(const psm_pin_source *src);
+
 int psm_pin_source_get(psm_pin_source *src, const char *description,
                        char **pin_out, size_t *len_out);
 

@@ -2,7 +2,7 @@
 # p11smime keys: key/certificate pairs with URIs, usage, always-auth,
 # subject, e-mail addresses and validity; the URIs it prints work.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 18
+plan 21
 fixtures
 
 run --module "$MODULE" --pin-source "$USER_PIN" keys --token "pkcs11:token=p11smime-user"
@@ -44,4 +44,14 @@ check "a token URI printed by keys selects that token" json_q 'len(d["keys"])==4
 run --module "$MODULE" keys --token "pkcs11:token=p11smime-piv"
 check "without a PIN, keys shows the certificates and exits 0" test "$RC" -eq 0 -a "$(grep -c 'private key hidden until login' "$TMP/out")" -eq 4
 check "without a PIN, keys says how to see the private keys" err_has "give --pin-source"
+# one fixed PIN and two tokens that need one: no PIN try is spent on a guess
+run --module "$MODULE" keys --pin-source "$USER_PIN" --json
+check "a PIN file with several tokens logs in to none of them" json_q '
+  not d["complete"] and "several tokens" in d["incomplete_reason"] and
+  all(not k["private_key"] for k in d["keys"])'
+run --module "$MODULE" tokens --json
+check "...so no token's PIN counter moved" json_q '
+  not any(s["token"]["user_pin_count_low"] for m in d["modules"] for s in m["slots"] if "token" in s)'
+run_cmd "$KEYTEST" --module "$MODULE" --pin-source "$USER_PIN" "pkcs11:id=%02;type=private"
+check "a key URI matching keys on two tokens with one PIN file is refused" sh -c "[ $RC -eq 3 ] && grep -q 'add token=' '$TMP/err'"
 done_testing
