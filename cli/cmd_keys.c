@@ -94,6 +94,7 @@ print_human(const psm_key_list *list)
 			printf("  cert:     %s%s\n", k->cert_uri,
 			       k->paired_by == PSM_PAIR_PUBKEY ? " (paired by public key)" : "");
 	}
+	fflush(stdout);
 	if (psm_key_list_incomplete(list) == PSM_KEYS_SEVERAL_TOKENS)
 		fprintf(stderr, "p11smime: several tokens need a PIN and one PIN source cannot be "
 		        "right for all; choose one with --token URI to see its private keys\n");
