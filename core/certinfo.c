@@ -169,6 +169,19 @@ psm_ec_point_unwrap(const unsigned char *p, size_t *len)
 	}
 	if (hdr + body != n)
 		return p;
+	/* ... and only if what is inside is itself a point of a known size
+	 * (P-224, P-256, P-384, P-521; compressed or not), so that a raw point
+	 * whose X happens to look like a length is left alone */
+	switch (body) {
+	case 29: case 57: case 33: case 65: case 49: case 97: case 67: case 133:
+		break;
+	default:
+		return p;
+	}
+	if (p[hdr] != 0x02 && p[hdr] != 0x03 && p[hdr] != 0x04)
+		return p;
+	if ((p[hdr] == 0x04) != (body == 57 || body == 65 || body == 97 || body == 133))
+		return p;
 	*len = body;
 	return p + hdr;
 }

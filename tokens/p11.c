@@ -477,8 +477,14 @@ psm_uri_parse(const char *s, P11KitUri **out)
 		return PSM_ERR_NOMEM;
 	ur = p11_kit_uri_parse(s, P11_KIT_URI_FOR_ANY, uri);
 	if (ur != P11_KIT_URI_OK) {
-		psm_error_set("'%s' is not a valid pkcs11: URI (RFC 7512): %s", s,
-		              p11_kit_uri_message(ur));
+		/* never echo a URI that may carry a PIN */
+		if (strcasestr(s, "pin-value") != NULL)
+			psm_error_set("the pkcs11: URI is not valid (RFC 7512): %s; and PINs are never "
+			              "accepted in a URI: use pin-source= or --pin-source",
+			              p11_kit_uri_message(ur));
+		else
+			psm_error_set("'%s' is not a valid pkcs11: URI (RFC 7512): %s", s,
+			              p11_kit_uri_message(ur));
 		p11_kit_uri_free(uri);
 		return PSM_ERR_URI;
 	}

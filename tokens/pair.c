@@ -27,28 +27,33 @@ psm_pair_keys(const psm_pair_obj *keys, size_t nkeys,
 	}
 	if (taken == NULL)
 		return;
-	/* 1. same CKA_ID; among several, the one with the same public key */
+	/* 1a. same CKA_ID and the same public key: certain */
 	for (k = 0; k < nkeys; k++) {
-		long best = -1;
-
 		for (c = 0; c < ncerts; c++) {
-			if (taken[c] || !same_bytes(keys[k].id, keys[k].id_len, certs[c].id,
-			                            certs[c].id_len))
-				continue;
-			if (same_bytes(keys[k].pub, keys[k].pub_len, certs[c].pub, certs[c].pub_len)) {
-				best = (long)c;
+			if (!taken[c] &&
+			    same_bytes(keys[k].id, keys[k].id_len, certs[c].id, certs[c].id_len) &&
+			    same_bytes(keys[k].pub, keys[k].pub_len, certs[c].pub, certs[c].pub_len)) {
+				cert_of[k] = (long)c;
+				how[k] = PSM_PAIR_ID;
+				taken[c] = 1;
 				break;
 			}
-			/* an ID match whose public key provably differs is no match */
-			if (keys[k].pub != NULL && certs[c].pub != NULL)
-				continue;
-			if (best < 0)
-				best = (long)c;
 		}
-		if (best >= 0) {
-			cert_of[k] = best;
+	}
+	/* 1b. same CKA_ID where one public key is unknown; an ID match whose
+	 * public key provably differs is no match */
+	for (k = 0; k < nkeys; k++) {
+		if (cert_of[k] >= 0)
+			continue;
+		for (c = 0; c < ncerts; c++) {
+			if (taken[c] ||
+			    !same_bytes(keys[k].id, keys[k].id_len, certs[c].id, certs[c].id_len) ||
+			    (keys[k].pub != NULL && certs[c].pub != NULL))
+				continue;
+			cert_of[k] = (long)c;
 			how[k] = PSM_PAIR_ID;
-			taken[best] = 1;
+			taken[c] = 1;
+			break;
 		}
 	}
 	/* 2. same public key, different IDs */
