@@ -17,6 +17,7 @@ enum {
 struct psm_cli {
 	const char *modules[8];     /* --module, repeatable */
 	int nmodules;
+	int too_many_modules;
 	const char *pin_source;     /* --pin-source */
 	int allow_last_try;         /* --allow-last-pin-try */
 	psm_pin_source *pin;        /* parsed pin source or NULL */

@@ -93,7 +93,10 @@ psm_cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see 'p11smime %s--help')\n", cmd != NULL ? cmd : "");
+	if (cmd != NULL)
+		fprintf(stderr, " (see 'p11smime %s --help')\n", cmd);
+	else
+		fprintf(stderr, " (see 'p11smime --help')\n");
 	return PSM_EXIT_USAGE;
 }
 
@@ -103,6 +106,11 @@ psm_cli_open_p11(struct psm_cli *cli, psm_p11 **out)
 	int i, r;
 
 	*out = NULL;
+	if (cli->too_many_modules) {
+		psm_error_set("--module may be given at most %d times",
+		              (int)(sizeof(cli->modules) / sizeof(cli->modules[0])));
+		return PSM_ERR_USAGE;
+	}
 	if (cli->pin_source != NULL && cli->pin == NULL) {
 		if ((r = psm_pin_source_parse(cli->pin_source, &cli->pin)) < 0)
 			return r;
@@ -139,8 +147,11 @@ psm_cli_global_option(struct psm_cli *cli, int c, const char *arg)
 {
 	switch (c) {
 	case PSM_OPT_MODULE:
-		if (cli->nmodules < (int)(sizeof(cli->modules) / sizeof(cli->modules[0])))
-			cli->modules[cli->nmodules++] = arg;
+		if (cli->nmodules >= (int)(sizeof(cli->modules) / sizeof(cli->modules[0]))) {
+			cli->too_many_modules = 1;
+			return 1;
+		}
+		cli->modules[cli->nmodules++] = arg;
 		return 1;
 	case PSM_OPT_PIN_SOURCE:
 		cli->pin_source = arg;

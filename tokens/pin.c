@@ -352,7 +352,7 @@ get_from_file(const psm_pin_source *src, char *pin, size_t *len)
 	if (fstat(fd, &st) != 0) {
 		psm_error_set("cannot examine PIN file %s: %s", src->path,
 		              strerror(errno));
-		r = PSM_ERR_IO;
+		r = PSM_ERR_PIN_SOURCE;
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -377,7 +377,7 @@ get_from_file(const psm_pin_source *src, char *pin, size_t *len)
 				continue;
 			psm_error_set("cannot read PIN file %s: %s", src->path,
 			              strerror(errno));
-			r = PSM_ERR_IO;
+			r = PSM_ERR_PIN_SOURCE;
 			goto out;
 		}
 		if (got == 0)
@@ -449,7 +449,7 @@ read_fd_once(psm_pin_source *src, char *pin, size_t *len)
 			} else {
 				psm_error_set("cannot read PIN file descriptor "
 				              "%d: %s", src->fd, strerror(errno));
-				r = PSM_ERR_IO;
+				r = PSM_ERR_PIN_SOURCE;
 			}
 			goto out;
 		}

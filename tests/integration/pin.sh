@@ -2,7 +2,7 @@
 # PIN sources: file: (refused when others can read it), fd:, pinentry,
 # tty; a wrong PIN is reported, never retried, and the token still works.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 17
+plan 16
 fixtures
 TOK="pkcs11:token=p11smime-user"
 
