@@ -1,0 +1,312 @@
+/* p11smime: streaming base64, quoted-printable and line-end filters. */
+#include "config.h"
+
+#include "encode.h"
+#include "error.h"
+
+#include <string.h>
+
+/* ---- base64, RFC 2045 section 6.8 ------------------------------------ */
+
+static const char b64[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+#define B64_LINE 76
+
+void
+psm_b64enc_init(psm_b64enc *e, const char *eol, psm_sink_fn sink, void *ud)
+{
+	memset(e, 0, sizeof(*e));
+	e->sink = sink;
+	e->ud = ud;
+	e->eol = eol;
+}
+
+static int
+b64_flush(psm_b64enc *e)
+{
+	int r = 0;
+
+	if (e->nout > 0)
+		r = e->sink(e->ud, e->out, e->nout);
+	e->nout = 0;
+	return r;
+}
+
+static int
+b64_put(psm_b64enc *e, const char *s, size_t n)
+{
+	int r;
+
+	if (e->nout + n > sizeof(e->out) && (r = b64_flush(e)) < 0)
+		return r;
+	memcpy(e->out + e->nout, s, n);
+	e->nout += n;
+	return 0;
+}
+
+static int
+b64_group(psm_b64enc *e, const unsigned char *in, size_t n)
+{
+	char q[4];
+	int r;
+
+	q[0] = b64[in[0] >> 2];
+	q[1] = b64[((in[0] & 3) << 4) | (n > 1 ? in[1] >> 4 : 0)];
+	q[2] = n > 1 ? b64[((in[1] & 15) << 2) | (n > 2 ? in[2] >> 6 : 0)] : '=';
+	q[3] = n > 2 ? b64[in[2] & 63] : '=';
+	if ((r = b64_put(e, q, 4)) < 0)
+		return r;
+	e->col += 4;
+	if (e->col >= B64_LINE) {
+		e->col = 0;
+		return b64_put(e, e->eol, strlen(e->eol));
+	}
+	return 0;
+}
+
+int
+psm_b64enc_update(psm_b64enc *e, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	int r;
+
+	while (len > 0) {
+		if (e->nin == 0 && len >= 3) {
+			if ((r = b64_group(e, p, 3)) < 0)
+				return r;
+			p += 3;
+			len -= 3;
+			continue;
+		}
+		e->in[e->nin++] = *p++;
+		len--;
+		if (e->nin == 3) {
+			if ((r = b64_group(e, e->in, 3)) < 0)
+				return r;
+			e->nin = 0;
+		}
+	}
+	return 0;
+}
+
+int
+psm_b64enc_final(psm_b64enc *e)
+{
+	int r;
+
+	if (e->nin > 0 && (r = b64_group(e, e->in, e->nin)) < 0)
+		return r;
+	e->nin = 0;
+	if (e->col > 0) {
+		e->col = 0;
+		if ((r = b64_put(e, e->eol, strlen(e->eol))) < 0)
+			return r;
+	}
+	return b64_flush(e);
+}
+
+/* ---- quoted-printable, RFC 2045 section 6.7 --------------------------- */
+
+#define QP_MAX 76   /* characters per encoded line, soft break included */
+
+void
+psm_qpenc_init(psm_qpenc *e, const char *eol, psm_sink_fn sink, void *ud)
+{
+	memset(e, 0, sizeof(*e));
+	e->sink = sink;
+	e->ud = ud;
+	e->eol = eol;
+	e->at_line_start = 1;
+}
+
+static int
+qp_emit_line(psm_qpenc *e, int soft)
+{
+	int r;
+
+	if (soft)
+		e->line[e->len++] = '=';
+	if (e->len > 0 && (r = e->sink(e->ud, e->line, e->len)) < 0)
+		return r;
+	e->len = 0;
+	return e->sink(e->ud, e->eol, strlen(e->eol));
+}
+
+/* Append one output token (1 or 3 characters), soft-breaking first when
+ * the line would grow past QP_MAX - 1 (room for the '='). */
+static int
+qp_token(psm_qpenc *e, const char *tok, size_t n)
+{
+	int r;
+
+	if (e->len + n > QP_MAX - 1 && (r = qp_emit_line(e, 1)) < 0)
+		return r;
+	memcpy(e->line + e->len, tok, n);
+	e->len += n;
+	return 0;
+}
+
+static int
+qp_hex(psm_qpenc *e, unsigned char c)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char t[3] = { '=', hex[c >> 4], hex[c & 15] };
+
+	return qp_token(e, t, 3);
+}
+
+static int
+qp_flush_ws(psm_qpenc *e, int at_eol)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < e->nws && r == 0; i++) {
+		if (at_eol)
+			r = qp_hex(e, (unsigned char)e->ws[i]);   /* trailing: must be encoded */
+		else
+			r = qp_token(e, &e->ws[i], 1);
+	}
+	e->nws = 0;
+	return r;
+}
+
+static int
+qp_byte(psm_qpenc *e, unsigned char c)
+{
+	int r;
+
+	if (c == ' ' || c == '\t') {
+		if (e->nws > 0 && (r = qp_flush_ws(e, 0)) < 0)
+			return r;
+		e->ws[e->nws++] = (char)c;
+		e->at_line_start = 0;
+		return 0;
+	}
+	if ((r = qp_flush_ws(e, 0)) < 0)
+		return r;
+	/* "From " at the start of a line is mangled by mbox: encode the F */
+	if ((c == 'F' && e->at_line_start) || c == '=' || c < 33 || c > 126)
+		r = qp_hex(e, c);
+	else
+		r = qp_token(e, (const char *)&c, 1);
+	e->at_line_start = 0;
+	return r;
+}
+
+static int
+qp_eol(psm_qpenc *e)
+{
+	int r;
+
+	if ((r = qp_flush_ws(e, 1)) < 0)
+		return r;
+	e->at_line_start = 1;
+	return qp_emit_line(e, 0);
+}
+
+int
+psm_qpenc_update(psm_qpenc *e, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t i;
+	int r;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = p[i];
+
+		if (e->pending_cr) {
+			e->pending_cr = 0;
+			if (c == '\n') {
+				if ((r = qp_eol(e)) < 0)
+					return r;
+				continue;
+			}
+			if ((r = qp_byte(e, '\r')) < 0)   /* a lone CR is data */
+				return r;
+		}
+		if (c == '\r') {
+			e->pending_cr = 1;
+			continue;
+		}
+		r = c == '\n' ? qp_eol(e) : qp_byte(e, c);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+psm_qpenc_final(psm_qpenc *e)
+{
+	int r;
+
+	if (e->pending_cr) {
+		e->pending_cr = 0;
+		if ((r = qp_byte(e, '\r')) < 0)
+			return r;
+	}
+	if (e->nws == 0 && e->len == 0)
+		return 0;
+	/* the text did not end with a line break: end with a soft break so
+	 * that none is added */
+	if ((r = qp_flush_ws(e, 1)) < 0)
+		return r;
+	return qp_emit_line(e, 1);
+}
+
+/* ---- line ends, RFC 8551 section 3.1.1 -------------------------------- */
+
+void
+psm_crlf_init(psm_crlf *c, const char *eol, psm_sink_fn sink, void *ud)
+{
+	memset(c, 0, sizeof(*c));
+	c->sink = sink;
+	c->ud = ud;
+	c->eol = eol;
+}
+
+int
+psm_crlf_update(psm_crlf *c, const void *buf, size_t len)
+{
+	const unsigned char *p = buf, *start = p;
+	size_t i;
+	int r;
+
+	for (i = 0; i < len; i++) {
+		if (c->pending_cr) {
+			c->pending_cr = 0;
+			if (p[i] == '\n') {
+				if ((r = c->sink(c->ud, c->eol, strlen(c->eol))) < 0)
+					return r;
+				start = p + i + 1;
+				continue;
+			}
+			if ((r = c->sink(c->ud, "\r", 1)) < 0)
+				return r;
+		}
+		if (p[i] == '\r' || p[i] == '\n') {
+			if (p + i > start && (r = c->sink(c->ud, start, (size_t)(p + i - start))) < 0)
+				return r;
+			start = p + i + 1;
+			if (p[i] == '\r')
+				c->pending_cr = 1;
+			else if ((r = c->sink(c->ud, c->eol, strlen(c->eol))) < 0)
+				return r;
+		}
+	}
+	if (p + len > start)
+		return c->sink(c->ud, start, (size_t)(p + len - start));
+	return 0;
+}
+
+int
+psm_crlf_final(psm_crlf *c)
+{
+	if (c->pending_cr) {
+		c->pending_cr = 0;
+		return c->sink(c->ud, "\r", 1);
+	}
+	return 0;
+}
