@@ -1,0 +1,411 @@
+/* p11smime: verify a CMS SignedData against streamed content. */
+#include "config.h"
+
+#include "cms_verify.h"
+#include "certinfo.h"
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <limits.h>
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+/* The digests we hash with when micalg does not tell (or lies). */
+static const int all_digests[] = { NID_sha256, NID_sha384, NID_sha512, NID_sha1, NID_sha224 };
+#define NDIGESTS (sizeof(all_digests) / sizeof(all_digests[0]))
+
+struct psm_verifier {
+	EVP_MD_CTX *md[NDIGESTS];   /* NULL where not hashing with that digest */
+	int micalg_nid;             /* the first digest micalg names, or NID_undef */
+};
+
+static int
+micalg_nid(const char *name)
+{
+	static const struct { const char *name; int nid; } map[] = {
+		{ "sha-256", NID_sha256 }, { "sha256", NID_sha256 },
+		{ "sha-384", NID_sha384 }, { "sha384", NID_sha384 },
+		{ "sha-512", NID_sha512 }, { "sha512", NID_sha512 },
+		{ "sha-224", NID_sha224 }, { "sha224", NID_sha224 },
+		{ "sha-1", NID_sha1 }, { "sha1", NID_sha1 },
+		{ "md5", NID_md5 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcasecmp(name, map[i].name) == 0)
+			return map[i].nid;
+	return NID_undef;
+}
+
+int
+psm_verifier_new(const char *micalg, psm_verifier **out)
+{
+	psm_verifier *v;
+	size_t i;
+
+	*out = NULL;
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return PSM_ERR_NOMEM;
+	v->micalg_nid = NID_undef;
+	if (micalg != NULL) {
+		char first[32];
+		size_t n = strcspn(micalg, ", \t");
+
+		if (n < sizeof(first)) {
+			memcpy(first, micalg, n);
+			first[n] = '\0';
+			v->micalg_nid = micalg_nid(first);
+		}
+	}
+	/* Hash with every usual digest: a wrong micalg must not make us read
+	 * the content twice, and the SignerInfo decides which one counts. */
+	for (i = 0; i < NDIGESTS; i++) {
+		const EVP_MD *md = EVP_get_digestbynid(all_digests[i]);
+
+		if ((v->md[i] = EVP_MD_CTX_new()) == NULL || md == NULL ||
+		    !EVP_DigestInit_ex(v->md[i], md, NULL)) {
+			psm_verifier_free(v);
+			return PSM_ERR_NOMEM;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+int
+psm_verifier_update(psm_verifier *v, const void *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NDIGESTS; i++)
+		if (v->md[i] != NULL && !EVP_DigestUpdate(v->md[i], buf, len))
+			return PSM_ERR_CRYPTO;
+	return 0;
+}
+
+void
+psm_verifier_free(psm_verifier *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < NDIGESTS; i++)
+		EVP_MD_CTX_free(v->md[i]);
+	free(v);
+}
+
+void
+psm_verify_result_free(psm_verify_result *res)
+{
+	size_t i;
+
+	if (res == NULL)
+		return;
+	free(res->failure);
+	free(res->signer_subject);
+	free(res->signer_issuer);
+	free(res->anchor_subject);
+	for (i = 0; res->signer_emails != NULL && res->signer_emails[i] != NULL; i++)
+		free(res->signer_emails[i]);
+	free(res->signer_emails);
+	X509_free(res->signer);
+	OPENSSL_free(res->capabilities);
+	free(res);
+}
+
+static void
+fail(psm_verify_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+fail(psm_verify_result *res, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	res->valid = 0;
+	if (res->failure != NULL)   /* keep the first reason */
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	res->failure = strdup(buf);
+}
+
+static char *
+name_string(const X509_NAME *name)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *s = NULL, *data;
+	long n;
+
+	if (b == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+	    (n = BIO_get_mem_data(b, &data)) >= 0 && (s = malloc((size_t)n + 1)) != NULL) {
+		memcpy(s, data, (size_t)n);
+		s[n] = '\0';
+	}
+	BIO_free(b);
+	return s;
+}
+
+static const unsigned char *
+our_digest(psm_verifier *v, int nid, unsigned char *buf, unsigned *len)
+{
+	size_t i;
+
+	for (i = 0; i < NDIGESTS; i++) {
+		if (all_digests[i] == nid && v->md[i] != NULL) {
+			EVP_MD_CTX *copy = EVP_MD_CTX_new();
+			int ok = copy != NULL && EVP_MD_CTX_copy_ex(copy, v->md[i]) &&
+			         EVP_DigestFinal_ex(copy, buf, len);
+
+			EVP_MD_CTX_free(copy);
+			return ok ? buf : NULL;
+		}
+	}
+	return NULL;
+}
+
+static time_t
+signing_time(CMS_SignerInfo *si)
+{
+	ASN1_TYPE *t = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_signingTime), -3,
+	                                            V_ASN1_ANY);
+
+	if (t == NULL)
+		return 0;
+	if (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME)
+		return psm_asn1_time_to_time_t((ASN1_TIME *)t->value.asn1_string);
+	return 0;
+}
+
+static void
+copy_capabilities(CMS_SignerInfo *si, psm_verify_result *res)
+{
+	ASN1_TYPE *t = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_SMIMECapabilities), -3,
+	                                            V_ASN1_SEQUENCE);
+	if (t != NULL && t->type == V_ASN1_SEQUENCE) {
+		int n = ASN1_STRING_length(t->value.sequence);
+
+		if ((res->capabilities = OPENSSL_memdup(ASN1_STRING_get0_data(t->value.sequence),
+		                                        (size_t)n)) != NULL)
+			res->capabilities_len = (size_t)n;
+	}
+}
+
+static int
+check_chain(X509 *signer, STACK_OF(X509) *untrusted, const psm_verify_params *p,
+            psm_verify_result *res)
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *chain;
+	int ok, err;
+
+	if (ctx == NULL || !X509_STORE_CTX_init(ctx, p->anchors, signer, untrusted)) {
+		X509_STORE_CTX_free(ctx);
+		return PSM_ERR_NOMEM;
+	}
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
+	if (p->at != 0)
+		X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), p->at);
+	ok = X509_verify_cert(ctx);
+	if (ok == 1) {
+		chain = X509_STORE_CTX_get0_chain(ctx);
+		if (chain != NULL && sk_X509_num(chain) > 0)
+			res->anchor_subject = name_string(X509_get_subject_name(
+				sk_X509_value(chain, sk_X509_num(chain) - 1)));
+	} else {
+		err = X509_STORE_CTX_get_error(ctx);
+		switch (err) {
+		case X509_V_ERR_CERT_HAS_EXPIRED:
+			fail(res, "the signer's certificate (or one in its chain) had expired %s",
+			     p->at != 0 ? "at the given time" : "");
+			break;
+		case X509_V_ERR_CERT_NOT_YET_VALID:
+			fail(res, "the signer's certificate was not yet valid");
+			break;
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+		case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+			fail(res, "the signer's certificate does not chain to a trusted anchor (%s); "
+			     "give the CA with --anchors or trust it", X509_verify_cert_error_string(err));
+			break;
+		case X509_V_ERR_INVALID_PURPOSE:
+			fail(res, "the signer's certificate is not for e-mail signing "
+			     "(key usage or extended key usage)");
+			break;
+		default:
+			fail(res, "the signer's certificate chain is not valid: %s",
+			     X509_verify_cert_error_string(err));
+		}
+	}
+	X509_STORE_CTX_free(ctx);
+	return 0;
+}
+
+static int
+check_from(X509 *signer, const char *from, psm_verify_result *res)
+{
+	psm_certinfo *ci = NULL;
+	size_t i;
+	int r;
+
+	if ((r = psm_certinfo_new(signer, &ci)) < 0)
+		return r;
+	res->signer_emails = ci->emails;
+	ci->emails = NULL; /* transferred */
+	psm_certinfo_free(ci);
+	if (from == NULL)
+		return 0;
+	for (i = 0; res->signer_emails[i] != NULL; i++)
+		if (strcasecmp(res->signer_emails[i], from) == 0)
+			res->from_matches = 1;
+	if (!res->from_matches)
+		fail(res, "the message is From: %s but the signer's certificate is for %s", from,
+		     res->signer_emails[0] != NULL ? res->signer_emails[0] : "no e-mail address");
+	return 0;
+}
+
+int
+psm_verifier_finish_cms(psm_verifier *v, CMS_ContentInfo *cms, const psm_verify_params *p,
+                        psm_verify_result **out)
+{
+	psm_verify_result *res = NULL;
+	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(X509) *certs = NULL, *untrusted = NULL;
+	CMS_SignerInfo *si;
+	X509 *signer = NULL;
+	X509_ALGOR *dig = NULL, *sigalg = NULL;
+	EVP_PKEY *pk = NULL;
+	ASN1_OCTET_STRING *md_attr;
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
+	int nid, i, r = PSM_ERR_INTERNAL;
+
+	*out = NULL;
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+		psm_error_set("the signature part is not a CMS SignedData");
+		return PSM_ERR_MALFORMED;
+	}
+	if ((res = calloc(1, sizeof(*res))) == NULL)
+		return PSM_ERR_NOMEM;
+	res->valid = 1;
+	sis = CMS_get0_SignerInfos(cms);
+	if (sk_CMS_SignerInfo_num(sis) < 1) {
+		fail(res, "the SignedData has no signer");
+		goto done;
+	}
+	/* S/MIME mail carries one signer; check the first, say if more */
+	si = sk_CMS_SignerInfo_value(sis, 0);
+	certs = CMS_get1_certs(cms);
+	if ((untrusted = sk_X509_new_null()) == NULL)
+		goto nomem;
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (!sk_X509_push(untrusted, sk_X509_value(certs, i)))
+			goto nomem;
+	for (i = 0; p->untrusted != NULL && i < sk_X509_num(p->untrusted); i++)
+		if (!sk_X509_push(untrusted, sk_X509_value(p->untrusted, i)))
+			goto nomem;
+	CMS_set1_signers_certs(cms, untrusted, CMS_NOINTERN);
+	ERR_clear_error();
+	CMS_SignerInfo_get0_algs(si, &pk, &signer, &dig, &sigalg);
+	nid = dig != NULL ? OBJ_obj2nid(dig->algorithm) : NID_undef;
+	res->digest = OBJ_nid2sn(nid);
+	res->signature_alg = sigalg != NULL ? OBJ_nid2ln(OBJ_obj2nid(sigalg->algorithm)) : "unknown";
+	res->signing_time = signing_time(si);
+	if (signer == NULL) {
+		fail(res, "the signer's certificate is not in the message");
+		goto done;
+	}
+	if (!X509_up_ref(signer))
+		goto nomem;
+	res->signer = signer;
+	res->signer_subject = name_string(X509_get_subject_name(signer));
+	res->signer_issuer = name_string(X509_get_issuer_name(signer));
+	copy_capabilities(si, res);
+
+	if (nid == NID_md5) {
+		fail(res, "the signature uses MD5, which is broken");
+	} else if (nid == NID_sha1 && !p->allow_weak) {
+		fail(res, "the signature uses SHA-1, which is weak; --allow-weak accepts it");
+	}
+	if (v->micalg_nid != NID_undef && v->micalg_nid != nid)
+		fail(res, "micalg says %s but the signature uses %s", OBJ_nid2sn(v->micalg_nid),
+		     OBJ_nid2sn(nid));
+	/* the content: our digest against the signed messageDigest */
+	if (our_digest(v, nid, digest, &dlen) == NULL) {
+		fail(res, "the signature uses a digest p11smime does not support (%s)",
+		     OBJ_nid2sn(nid));
+		goto done;
+	}
+	if (CMS_signed_get_attr_count(si) <= 0) {
+		EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(pk, NULL);
+		ASN1_OCTET_STRING *sig = CMS_SignerInfo_get0_signature(si);
+		int ok = pctx != NULL && EVP_PKEY_verify_init(pctx) > 0 &&
+		         EVP_PKEY_CTX_set_signature_md(pctx, EVP_get_digestbynid(nid)) > 0 &&
+		         EVP_PKEY_verify(pctx, ASN1_STRING_get0_data(sig),
+		                         (size_t)ASN1_STRING_length(sig), digest, dlen) == 1;
+
+		EVP_PKEY_CTX_free(pctx);
+		if (!ok)
+			fail(res, "the signature does not match the content (tampered?)");
+	} else {
+		md_attr = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3,
+		                                      V_ASN1_OCTET_STRING);
+		if (md_attr == NULL || (unsigned)ASN1_STRING_length(md_attr) != dlen ||
+		    memcmp(ASN1_STRING_get0_data(md_attr), digest, dlen) != 0)
+			fail(res, "the content does not match the signature: it was changed after "
+			     "signing (or the message was damaged in transit)");
+		if (CMS_SignerInfo_verify(si) != 1)
+			fail(res, "the signature is not valid for the signer's key");
+	}
+	ERR_clear_error();
+	if ((r = check_chain(signer, untrusted, p, res)) < 0 ||
+	    (r = check_from(signer, p->from, res)) < 0)
+		goto out;
+done:
+	if (!res->valid && res->failure == NULL)
+		res->failure = strdup("the signature is not valid");
+	*out = res;
+	res = NULL; /* transferred */
+	r = 0;
+	goto out;
+nomem:
+	r = PSM_ERR_NOMEM;
+out:
+	ERR_clear_error();
+	sk_X509_free(untrusted);
+	sk_X509_pop_free(certs, X509_free);
+	psm_verify_result_free(res);
+	return r;
+}
+
+int
+psm_verifier_finish(psm_verifier *v, const unsigned char *der, size_t len,
+                    const psm_verify_params *p, psm_verify_result **res)
+{
+	const unsigned char *q = der;
+	CMS_ContentInfo *cms;
+	int r;
+
+	*res = NULL;
+	if (len > LONG_MAX || (cms = d2i_CMS_ContentInfo(NULL, &q, (long)len)) == NULL) {
+		ERR_clear_error();
+		psm_error_set("the signature part is not a valid CMS structure");
+		return PSM_ERR_MALFORMED;
+	}
+	r = psm_verifier_finish_cms(v, cms, p, res);
+	CMS_ContentInfo_free(cms);
+	return r;
+}
