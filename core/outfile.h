@@ -1,0 +1,31 @@
+/* p11smime: outputs written atomically.
+ *
+ * Nothing the user asked for is half-written: output goes to a temporary
+ * file next to the target and is renamed over it only on commit; output
+ * meant for stdout is spooled to an unlinked temporary file and copied out
+ * on commit, so that no unverified or partial content is ever released.
+ * Abort (or free without commit) removes every trace.
+ */
+#ifndef P11SMIME_OUTFILE_H
+#define P11SMIME_OUTFILE_H
+
+#include <stddef.h>
+
+typedef struct psm_outfile psm_outfile;
+
+/* path NULL or "-" means stdout. *out is freed with psm_outfile_free(). */
+int psm_outfile_open(const char *path, psm_outfile **out);
+
+/* Append bytes. Returns 0 or PSM_ERR_IO (with a detail naming the file). */
+int psm_outfile_write(psm_outfile *of, const void *buf, size_t len);
+
+/* A psm_sink_fn-compatible wrapper: ud is the psm_outfile. */
+int psm_outfile_sink(void *ud, const void *buf, size_t len);
+
+/* Make the output visible: fsync + rename, or copy the spool to stdout. */
+int psm_outfile_commit(psm_outfile *of);
+
+/* Remove the temporary file (if not committed) and free. NULL is fine. */
+void psm_outfile_free(psm_outfile *of);
+
+#endif

@@ -1,0 +1,274 @@
+/* p11smime: the user's certificate store (see store.h for the layout). */
+#include "config.h"
+
+#include "store.h"
+#include "certinfo.h"
+#include "error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+struct psm_store {
+	char *home;
+	char *certs;
+	char *trusted;
+};
+
+static char *
+join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *s = malloc(n);
+
+	if (s != NULL)
+		snprintf(s, n, "%s/%s", a, b);
+	return s;
+}
+
+static int
+mkdir_p(const char *path)
+{
+	char *copy = strdup(path), *p;
+	int r = 0;
+
+	if (copy == NULL)
+		return PSM_ERR_NOMEM;
+	for (p = copy + 1; r == 0; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+			psm_error_set("cannot create the folder %s: %s", copy, strerror(errno));
+			r = PSM_ERR_IO;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+	return r;
+}
+
+int
+psm_store_open(const char *home, psm_store **out)
+{
+	psm_store *st = NULL;
+	const char *env;
+	char buf[4096];
+	int r = PSM_ERR_NOMEM;
+
+	*out = NULL;
+	if (home == NULL) {
+		if ((env = getenv("P11SMIME_HOME")) != NULL && *env != '\0')
+			home = env;
+		else if ((env = getenv("XDG_DATA_HOME")) != NULL && *env == '/') {
+			snprintf(buf, sizeof(buf), "%s/p11smime", env);
+			home = buf;
+		} else if ((env = getenv("HOME")) != NULL && *env == '/') {
+			snprintf(buf, sizeof(buf), "%s/.local/share/p11smime", env);
+			home = buf;
+		} else {
+			psm_error_set("no place for the certificate store: set P11SMIME_HOME");
+			return PSM_ERR_USAGE;
+		}
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL || (st->home = strdup(home)) == NULL ||
+	    (st->certs = join(home, "certs")) == NULL || (st->trusted = join(home, "trusted")) == NULL)
+		goto out;
+	if ((r = mkdir_p(st->certs)) < 0 || (r = mkdir_p(st->trusted)) < 0)
+		goto out;
+	*out = st;
+	st = NULL; /* transferred */
+	r = 0;
+out:
+	psm_store_free(st);
+	return r;
+}
+
+void
+psm_store_free(psm_store *st)
+{
+	if (st == NULL)
+		return;
+	free(st->home);
+	free(st->certs);
+	free(st->trusted);
+	free(st);
+}
+
+const char *
+psm_store_path(const psm_store *st)
+{
+	return st->home;
+}
+
+/* Write bytes to dir/name atomically. */
+static int
+write_atomic(const char *dir, const char *name, const void *buf, size_t len)
+{
+	char tmp[4096], dst[4096];
+	const unsigned char *p = buf;
+	int fd;
+
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		goto fail;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			unlink(tmp);
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, dst) < 0) {
+		unlink(tmp);
+		goto fail;
+	}
+	return 0;
+fail:
+	psm_error_set("cannot write %s: %s", dst, strerror(errno));
+	return PSM_ERR_IO;
+}
+
+static int
+fingerprint(X509 *cert, char name[80])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	char *hex;
+
+	if (!X509_digest(cert, EVP_sha256(), md, &len))
+		return PSM_ERR_CRYPTO;
+	if ((hex = psm_hex_encode(md, len)) == NULL)
+		return PSM_ERR_NOMEM;
+	snprintf(name, 80, "%s", hex);
+	free(hex);
+	return 0;
+}
+
+int
+psm_store_remember(psm_store *st, X509 *cert, const unsigned char *caps, size_t caps_len)
+{
+	char fp[80], name[96];
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *pem;
+	long n;
+	int r;
+
+	if (mem == NULL)
+		return PSM_ERR_NOMEM;
+	if ((r = fingerprint(cert, fp)) < 0 || !PEM_write_bio_X509(mem, cert)) {
+		BIO_free(mem);
+		return r < 0 ? r : PSM_ERR_CRYPTO;
+	}
+	n = BIO_get_mem_data(mem, &pem);
+	snprintf(name, sizeof(name), "%s.pem", fp);
+	r = write_atomic(st->certs, name, pem, (size_t)n);
+	BIO_free(mem);
+	if (r == 0 && caps != NULL && caps_len > 0) {
+		snprintf(name, sizeof(name), "%s.caps", fp);
+		r = write_atomic(st->certs, name, caps, caps_len);
+	}
+	return r;
+}
+
+int
+psm_store_add_trusted(psm_store *st, X509_STORE *anchors, int *skipped)
+{
+	DIR *d = opendir(st->trusted);
+	struct dirent *de;
+	int bad = 0;
+
+	if (skipped != NULL)
+		*skipped = 0;
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		char path[4096];
+		size_t len = strlen(de->d_name);
+		X509 *x = NULL;
+		FILE *f;
+
+		if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".pem") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", st->trusted, de->d_name);
+		if ((f = fopen(path, "r")) != NULL) {
+			x = PEM_read_X509(f, NULL, NULL, NULL);
+			fclose(f);
+		}
+		if (x == NULL || !X509_STORE_add_cert(anchors, x))
+			bad++;
+		X509_free(x);
+	}
+	closedir(d);
+	ERR_clear_error();
+	if (skipped != NULL)
+		*skipped = bad;
+	return 0;
+}
+
+int
+psm_anchors_load(psm_store *st, const char *const *files, size_t n, int use_system,
+                 X509_STORE **out)
+{
+	X509_STORE *store = X509_STORE_new();
+	size_t i;
+	int r = PSM_ERR_NOMEM;
+
+	*out = NULL;
+	if (store == NULL)
+		return PSM_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		STACK_OF(X509_INFO) *infos = NULL;
+		BIO *b = BIO_new_file(files[i], "r");
+		int k, added = 0;
+
+		if (b != NULL)
+			infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+		BIO_free(b);
+		for (k = 0; k < sk_X509_INFO_num(infos); k++) {
+			X509_INFO *xi = sk_X509_INFO_value(infos, k);
+
+			if (xi->x509 != NULL && X509_STORE_add_cert(store, xi->x509))
+				added++;
+		}
+		sk_X509_INFO_pop_free(infos, X509_INFO_free);
+		ERR_clear_error();
+		if (added == 0) {
+			psm_error_set("--anchors %s: no certificate could be read from it (PEM expected)",
+			              files[i]);
+			r = PSM_ERR_USAGE;
+			goto fail;
+		}
+	}
+	if (st != NULL)
+		psm_store_add_trusted(st, store, NULL);
+	if (use_system) {
+		/* the system store: what p11-kit's trust module also serves */
+		if (!X509_STORE_set_default_paths(store))
+			ERR_clear_error();
+	}
+	*out = store;
+	return 0;
+fail:
+	X509_STORE_free(store);
+	return r;
+}

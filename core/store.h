@@ -1,0 +1,41 @@
+/* p11smime: the user's certificate store under $P11SMIME_HOME.
+ *
+ * Layout (one file per certificate, named by its SHA-256 fingerprint, so
+ * that two processes writing at once lose nothing: each file is written
+ * to a temporary name and renamed):
+ *   $P11SMIME_HOME/certs/<fp>.pem     certificates of people we heard from
+ *   $P11SMIME_HOME/certs/<fp>.caps    their SMIMECapabilities (DER), if any
+ *   $P11SMIME_HOME/trusted/<fp>.pem   certificates the user trusts as anchors
+ * $P11SMIME_HOME defaults to $XDG_DATA_HOME/p11smime, then
+ * ~/.local/share/p11smime.
+ */
+#ifndef P11SMIME_STORE_H
+#define P11SMIME_STORE_H
+
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+typedef struct psm_store psm_store;
+
+/* Open (creating the folders, mode 0700) the store. home NULL: from the
+ * environment. Free with psm_store_free(). */
+int psm_store_open(const char *home, psm_store **out);
+void psm_store_free(psm_store *st);
+const char *psm_store_path(const psm_store *st);
+
+/* Remember a certificate and its capabilities (caps may be NULL). */
+int psm_store_remember(psm_store *st, X509 *cert, const unsigned char *caps, size_t caps_len);
+
+/* Add the user's trusted certificates to anchors. A damaged entry is
+ * skipped (counted in *skipped when not NULL), never fatal. */
+int psm_store_add_trusted(psm_store *st, X509_STORE *anchors, int *skipped);
+
+/* Build the anchor store for verification: each PEM file in files (n of
+ * them; a missing or empty file is an error), the user's trusted
+ * certificates, and, when use_system, the system CA bundle. Free with
+ * X509_STORE_free(). */
+int psm_anchors_load(psm_store *st, const char *const *files, size_t n, int use_system,
+                     X509_STORE **out);
+
+#endif
