@@ -748,3 +748,44 @@ out:
 	psm_key_list_free(list);
 	return r;
 }
+
+int
+psm_p11_token_certs(psm_p11 *p11, const psm_slot_info *slot, STACK_OF(X509) **out)
+{
+	struct psm_slot *s = NULL;
+	struct tok_cert *certs = NULL;
+	STACK_OF(X509) *sk = NULL;
+	CK_SESSION_HANDLE session;
+	size_t i, n = 0;
+	int r;
+
+	*out = NULL;
+	for (i = 0; i < p11->nslots; i++)
+		if (&p11->slots[i].info == slot)
+			s = &p11->slots[i];
+	if (s == NULL) {
+		psm_error_set("that token is no longer known");
+		return PSM_ERR_NOT_FOUND;
+	}
+	if ((r = psm_slot_session(s, &session)) < 0 ||
+	    (r = read_certs(s->mod->fl, session, &certs, &n)) < 0)
+		return r;
+	if ((sk = sk_X509_new_null()) == NULL) {
+		r = PSM_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!sk_X509_push(sk, certs[i].x509)) {
+			r = PSM_ERR_NOMEM;
+			goto out;
+		}
+		certs[i].x509 = NULL; /* transferred */
+	}
+	*out = sk;
+	sk = NULL; /* transferred */
+	r = 0;
+out:
+	sk_X509_pop_free(sk, X509_free);
+	tok_certs_free(certs, n);
+	return r;
+}

@@ -132,6 +132,10 @@ enum { PSM_KEYS_NO_PIN = 1, PSM_KEYS_SEVERAL_TOKENS = 2 };
 int psm_key_list_incomplete(const psm_key_list *list);
 void psm_key_list_free(psm_key_list *list);
 
+/* Every X.509 certificate on slot's token (CA certificates included), for
+ * building chains. Free *out with sk_X509_pop_free(*out, X509_free). */
+int psm_p11_token_certs(psm_p11 *p11, const psm_slot_info *slot, STACK_OF(X509) **out);
+
 /* A private key on a token, usable as an EVP_PKEY whose private operations
  * run on the token (through libp11). */
 typedef struct psm_key psm_key;
