@@ -3,6 +3,7 @@
 
 #include "store.h"
 #include "certinfo.h"
+#include "chain.h"
 #include "error.h"
 
 #include <dirent.h>
@@ -237,27 +238,19 @@ psm_anchors_load(psm_store *st, const char *const *files, size_t n, int use_syst
 	if (store == NULL)
 		return PSM_ERR_NOMEM;
 	for (i = 0; i < n; i++) {
-		STACK_OF(X509_INFO) *infos = NULL;
-		BIO *b = BIO_new_file(files[i], "r");
-		int k, added = 0;
+		STACK_OF(X509) *certs = NULL;
+		int k;
 
-		if (b != NULL)
-			infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
-		BIO_free(b);
-		for (k = 0; k < sk_X509_INFO_num(infos); k++) {
-			X509_INFO *xi = sk_X509_INFO_value(infos, k);
-
-			if (xi->x509 != NULL && X509_STORE_add_cert(store, xi->x509))
-				added++;
-		}
-		sk_X509_INFO_pop_free(infos, X509_INFO_free);
-		ERR_clear_error();
-		if (added == 0) {
+		if ((r = psm_chain_load_pem(files[i], &certs)) < 0) {
+			sk_X509_pop_free(certs, X509_free);
 			psm_error_set("--anchors %s: no certificate could be read from it (PEM expected)",
 			              files[i]);
-			r = PSM_ERR_USAGE;
 			goto fail;
 		}
+		for (k = 0; k < sk_X509_num(certs); k++)
+			X509_STORE_add_cert(store, sk_X509_value(certs, k));
+		sk_X509_pop_free(certs, X509_free);
+		ERR_clear_error();
 	}
 	if (st != NULL)
 		psm_store_add_trusted(st, store, NULL);
