@@ -48,7 +48,12 @@ int psm_cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Open the modules and set the PIN policy from the global options. */
 int psm_cli_open_p11(struct psm_cli *cli, psm_p11 **out);
 
+/* Open IN (NULL or "-" is standard input). */
+int psm_cli_open_input(const char *path, int *fd);
+
 int psm_cmd_tokens(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_sign(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_verify(struct psm_cli *cli, int argc, char **argv);
 int psm_cmd_keys(struct psm_cli *cli, int argc, char **argv);
 
 #endif

@@ -25,6 +25,10 @@ static const char usage_text[] =
 "Commands:\n"
 "  tokens                 list modules, slots, tokens and their PIN state\n"
 "  keys [--token URI]     list key/certificate pairs with their pkcs11: URIs\n"
+"  sign [--key URI] [--opaque] [-o OUT] [IN]\n"
+"                         sign a message with a key on a token\n"
+"  verify [--anchors FILE] [--at TIME] [-o OUT] [IN]\n"
+"                         check a signed message; exit 0 only when valid\n"
 "\n"
 "Global options (also accepted after the command):\n"
 "  --module PATH          use this PKCS#11 module only (default: every module\n"
@@ -208,6 +212,10 @@ main(int argc, char **argv)
 		rc = psm_cmd_tokens(&cli, argc, argv);
 	else if (strcmp(cmd, "keys") == 0)
 		rc = psm_cmd_keys(&cli, argc, argv);
+	else if (strcmp(cmd, "sign") == 0)
+		rc = psm_cmd_sign(&cli, argc, argv);
+	else if (strcmp(cmd, "verify") == 0)
+		rc = psm_cmd_verify(&cli, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		fputs(usage_text, stdout);
 		rc = PSM_EXIT_OK;

@@ -179,14 +179,13 @@ our_digest(psm_verifier *v, int nid, unsigned char *buf, unsigned *len)
 static time_t
 signing_time(CMS_SignerInfo *si)
 {
-	ASN1_TYPE *t = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_signingTime), -3,
-	                                            V_ASN1_ANY);
+	const ASN1_OBJECT *obj = OBJ_nid2obj(NID_pkcs9_signingTime);
+	ASN1_TIME *t = CMS_signed_get0_data_by_OBJ(si, obj, -3, V_ASN1_UTCTIME);
 
 	if (t == NULL)
-		return 0;
-	if (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME)
-		return psm_asn1_time_to_time_t((ASN1_TIME *)t->value.asn1_string);
-	return 0;
+		t = CMS_signed_get0_data_by_OBJ(si, obj, -3, V_ASN1_GENERALIZEDTIME);
+	ERR_clear_error();
+	return t != NULL ? psm_asn1_time_to_time_t(t) : 0;
 }
 
 static void

@@ -14,9 +14,12 @@
 #include "error.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libp11.h>
+#include <openssl/x509v3.h>
 #include <openssl/err.h>
 #include <openssl/ui.h>
 
@@ -367,6 +370,45 @@ X509 *
 psm_key_cert(const psm_key *key)
 {
 	return key->info != NULL ? key->info->cert : NULL;
+}
+
+/* Does cert name addr among its e-mail addresses? */
+static int
+cert_has_email(const psm_key_info *k, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; k->emails != NULL && k->emails[i] != NULL; i++)
+		if (strcasecmp(k->emails[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+X509 *
+psm_key_enc_cert(const psm_key *key)
+{
+	const psm_key_info *me = key->info;
+	size_t i, e;
+
+	if (me == NULL || me->cert == NULL)
+		return NULL;
+	for (i = 0; i < psm_key_list_count(key->list); i++) {
+		const psm_key_info *k = psm_key_list_get(key->list, i);
+		uint32_t ku;
+
+		if (k == me || k->cert == NULL || X509_cmp(k->cert, me->cert) == 0 ||
+		    !(k->can_decrypt || k->can_unwrap || k->can_derive))
+			continue;
+		ku = X509_get_key_usage(k->cert);
+		if (!(ku & (KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT)))
+			continue;
+		if (X509_cmp_current_time(X509_get0_notAfter(k->cert)) < 0)
+			continue;   /* expired: a retired key */
+		for (e = 0; me->emails != NULL && me->emails[e] != NULL; e++)
+			if (cert_has_email(k, me->emails[e]))
+				return k->cert;
+	}
+	return NULL;
 }
 
 const psm_key_info *

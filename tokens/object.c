@@ -13,10 +13,13 @@
 #include "error.h"
 #include "pair.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/ec.h>
+#include <openssl/x509v3.h>
 #include <openssl/objects.h>
 
 #define MAX_OBJECTS 4096
@@ -788,4 +791,66 @@ out:
 	sk_X509_pop_free(sk, X509_free);
 	tok_certs_free(certs, n);
 	return r;
+}
+
+int
+psm_p11_find_key_for_email(psm_p11 *p11, const char *email, int for_signing, char **uri_out)
+{
+	psm_pin_source *saved = p11->pin_source;
+	psm_key_list *list = NULL;
+	const psm_key_info *best = NULL;
+	size_t i, e;
+	int r;
+
+	*uri_out = NULL;
+	/* certificates are public: look without logging in anywhere */
+	p11->pin_source = NULL;
+	r = psm_p11_list_keys(p11, NULL, &list);
+	p11->pin_source = saved;
+	if (r < 0)
+		return r;
+	for (i = 0; i < psm_key_list_count(list); i++) {
+		const psm_key_info *k = psm_key_list_get(list, i);
+		uint32_t ku;
+		int match = 0;
+
+		if (k->cert == NULL)
+			continue;
+		for (e = 0; k->emails != NULL && k->emails[e] != NULL; e++)
+			if (strcasecmp(k->emails[e], email) == 0)
+				match = 1;
+		if (!match || X509_cmp_current_time(X509_get0_notAfter(k->cert)) < 0)
+			continue;
+		ku = X509_get_key_usage(k->cert);
+		if (for_signing ? !(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION))
+		                : !(ku & (KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT)))
+			continue;
+		if (k->has_key && (for_signing ? !k->can_sign : !(k->can_decrypt || k->can_derive)))
+			continue;
+		if (best == NULL) {
+			best = k;
+		} else if (best->slot != k->slot || best->id_len != k->id_len ||
+		           memcmp(best->id, k->id, k->id_len) != 0) {
+			psm_error_set("several keys have a certificate for %s; choose one with --key "
+			              "(see 'p11smime keys')", email);
+			psm_key_list_free(list);
+			return PSM_ERR_AMBIGUOUS;
+		}
+	}
+	if (best == NULL) {
+		psm_error_set("no token key has a valid certificate for %s that allows %s; "
+		              "choose one with --key (see 'p11smime keys')", email,
+		              for_signing ? "signing" : "decryption");
+		psm_key_list_free(list);
+		return PSM_ERR_NOT_FOUND;
+	}
+	for (i = 0; i < p11->nslots; i++) {
+		if (&p11->slots[i].info == best->slot) {
+			*uri_out = psm_uri_for_object(&p11->slots[i], CKO_PRIVATE_KEY, best->id,
+			                              best->id_len, NULL);
+			break;
+		}
+	}
+	psm_key_list_free(list);
+	return *uri_out != NULL ? 0 : PSM_ERR_NOMEM;
 }

@@ -136,6 +136,13 @@ void psm_key_list_free(psm_key_list *list);
  * building chains. Free *out with sk_X509_pop_free(*out, X509_free). */
 int psm_p11_token_certs(psm_p11 *p11, const psm_slot_info *slot, STACK_OF(X509) **out);
 
+/* The pkcs11: URI of the one private key whose valid certificate carries
+ * email and allows signing (for_signing) or decryption. Looks at the
+ * certificates without logging in. PSM_ERR_NOT_FOUND or PSM_ERR_AMBIGUOUS
+ * with a detail otherwise. *uri_out is malloc'd. */
+int psm_p11_find_key_for_email(psm_p11 *p11, const char *email, int for_signing,
+                               char **uri_out);
+
 /* A private key on a token, usable as an EVP_PKEY whose private operations
  * run on the token (through libp11). */
 typedef struct psm_key psm_key;
@@ -151,6 +158,9 @@ EVP_PKEY *psm_key_pkey(const psm_key *key);
 /* The certificate paired with the key, or NULL (borrowed). */
 X509 *psm_key_cert(const psm_key *key);
 const psm_key_info *psm_key_get_info(const psm_key *key);
+/* A separate, valid key-management certificate of the same person on the
+ * same token (for the S/MIME encryption key preference), or NULL. */
+X509 *psm_key_enc_cert(const psm_key *key);
 void psm_key_free(psm_key *key);
 
 #endif

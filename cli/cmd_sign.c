@@ -1,0 +1,166 @@
+/* p11smime sign: sign an RFC 5322 message with a key on a token. */
+#include "config.h"
+
+#include "cli.h"
+#include "chain.h"
+#include "message.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char sign_usage[] =
+"Usage: p11smime sign [--key URI] [--opaque] [--digest sha256|sha384|sha512] [--pss]\n"
+"                     [--certfile FILE]... [-o OUT] [IN]\n"
+"\n"
+"Sign the RFC 5322 message IN (default: standard input) with a private key\n"
+"on a token and write the signed message to OUT (default: standard output;\n"
+"written only when signing succeeded). The routing headers (From, To,\n"
+"Subject, Date, ...) stay outside; the body with its Content-* headers is\n"
+"signed, after 8-bit text is made quoted-printable and binary data base64\n"
+"so that the signature survives transport (RFC 8551 section 3.1).\n"
+"\n"
+"  --key URI        the pkcs11: URI of the signing key (see 'p11smime keys');\n"
+"                   default: the token key whose certificate has the From: address\n"
+"  --opaque         application/pkcs7-mime signed-data instead of multipart/signed\n"
+"  --digest NAME    sha256, sha384 or sha512 (default: by key: SHA-256 for RSA and\n"
+"                   P-256, SHA-384 for P-384)\n"
+"  --pss            RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys)\n"
+"  --certfile FILE  intermediate CA certificates to send (PEM; repeatable);\n"
+"                   CA certificates on the token are found by themselves\n"
+"  -o OUT           the output file\n";
+
+int
+psm_cli_open_input(const char *path, int *fd)
+{
+	if (path == NULL || strcmp(path, "-") == 0) {
+		*fd = STDIN_FILENO;
+		return 0;
+	}
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		psm_error_set("cannot read %s: %s", path, strerror(errno));
+		return PSM_ERR_IO;
+	}
+	return 0;
+}
+
+int
+psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		PSM_CLI_GLOBAL_OPTIONS,
+		{ "key", required_argument, NULL, 'k' },
+		{ "opaque", no_argument, NULL, 'O' },
+		{ "digest", required_argument, NULL, 'd' },
+		{ "pss", no_argument, NULL, 'P' },
+		{ "certfile", required_argument, NULL, 'c' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *key_uri = NULL, *outpath = NULL, *inpath = NULL;
+	char *found_uri = NULL;
+	psm_sign_params sp;
+	psm_p11 *p11 = NULL;
+	psm_key *key = NULL;
+	psm_msg *msg = NULL;
+	psm_outfile *out = NULL;
+	STACK_OF(X509) *pool = NULL, *chain = NULL, *tokcerts = NULL;
+	int c, i, fd = -1, r;
+
+	memset(&sp, 0, sizeof(sp));
+	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
+		if (psm_cli_global_option(cli, c, optarg))
+			continue;
+		switch (c) {
+		case 'k': key_uri = optarg; break;
+		case 'O': sp.opaque = 1; break;
+		case 'd': sp.digest = optarg; break;
+		case 'P': sp.pss = 1; break;
+		case 'o': outpath = optarg; break;
+		case 'c':
+			if ((r = psm_chain_load_pem(optarg, &pool)) < 0)
+				goto fail;
+			break;
+		case 'h':
+			fputs(sign_usage, stdout);
+			return PSM_EXIT_OK;
+		default:
+			sk_X509_pop_free(pool, X509_free);
+			return psm_cli_usage_error("sign", "unknown or incomplete option '%s'",
+			                           argv[optind - 1]);
+		}
+	}
+	if (sp.digest != NULL && strcmp(sp.digest, "sha256") != 0 &&
+	    strcmp(sp.digest, "sha384") != 0 && strcmp(sp.digest, "sha512") != 0) {
+		sk_X509_pop_free(pool, X509_free);
+		return psm_cli_usage_error("sign", "--digest must be sha256, sha384 or sha512");
+	}
+	if (optind + 1 < argc) {
+		sk_X509_pop_free(pool, X509_free);
+		return psm_cli_usage_error("sign", "unexpected argument '%s'", argv[optind + 1]);
+	}
+	inpath = optind < argc ? argv[optind] : NULL;
+	if (key_uri != NULL && (r = psm_p11_check_uri(key_uri)) < 0)
+		goto fail;
+	if ((r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0)
+		goto fail;
+	if ((r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0)
+		goto fail;
+	if (key_uri == NULL) {
+		if (psm_msg_from(msg) == NULL) {
+			psm_error_set("the message has no From: address to choose a key by; give --key");
+			r = PSM_ERR_USAGE;
+			goto fail;
+		}
+		if ((r = psm_p11_find_key_for_email(p11, psm_msg_from(msg), 1, &found_uri)) < 0)
+			goto fail;
+		key_uri = found_uri;
+	}
+	if ((r = psm_p11_load_key(p11, key_uri, &key)) < 0)
+		goto fail;
+	if (psm_key_cert(key) == NULL) {
+		psm_error_set("the key %s has no certificate on its token; import it first", key_uri);
+		r = PSM_ERR_NOT_FOUND;
+		goto fail;
+	}
+	if (!psm_key_get_info(key)->can_sign) {
+		psm_error_set("the key %s may not sign (it is for decryption only)", key_uri);
+		r = PSM_ERR_KEY_USAGE;
+		goto fail;
+	}
+	/* the chain: CA certificates on the token and from --certfile */
+	if (psm_p11_token_certs(p11, psm_key_get_info(key)->slot, &tokcerts) == 0) {
+		if (pool == NULL)
+			pool = sk_X509_new_null();
+		for (i = 0; pool != NULL && i < sk_X509_num(tokcerts); i++)
+			if (sk_X509_push(pool, sk_X509_value(tokcerts, i)))
+				X509_up_ref(sk_X509_value(tokcerts, i));
+	}
+	if ((r = psm_chain_build(psm_key_cert(key), pool, &chain)) < 0)
+		goto fail;
+	sp.signer = psm_key_cert(key);
+	sp.chain = chain;
+	sp.enc_cert = psm_key_enc_cert(key);
+	if ((r = psm_outfile_open(outpath, &out)) < 0 ||
+	    (r = psm_msg_sign(msg, psm_key_pkey(key), &sp, out)) < 0 ||
+	    (r = psm_outfile_commit(out)) < 0)
+		goto fail;
+	r = 0;
+fail:
+	psm_outfile_free(out);
+	psm_msg_free(msg);
+	psm_key_free(key);
+	psm_p11_free(p11);
+	sk_X509_pop_free(pool, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(tokcerts, X509_free);
+	free(found_uri);
+	if (fd > STDIN_FILENO)
+		close(fd);
+	return r < 0 ? psm_cli_fail(r) : PSM_EXIT_OK;
+}

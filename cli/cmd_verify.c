@@ -1,0 +1,215 @@
+/* p11smime verify: check a signed message and say, at a glance, who signed. */
+#include "config.h"
+
+#include "cli.h"
+#include "message.h"
+#include "output.h"
+#include "store.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char verify_usage[] =
+"Usage: p11smime verify [--anchors FILE]... [--at TIME] [--allow-weak] [--json]\n"
+"                       [-o OUT] [IN]\n"
+"\n"
+"Check the signature of a signed message (multipart/signed or\n"
+"application/pkcs7-mime signed-data). Exit 0 only for a valid signature by\n"
+"a trusted, valid signer whose certificate carries the From: address. The\n"
+"signed content is written to OUT (default: standard output) only then.\n"
+"A summary goes to standard error; the signer's certificate is remembered\n"
+"in the certificate store for encrypting to them later.\n"
+"\n"
+"  --anchors FILE  trust anchors (PEM; repeatable), in addition to the\n"
+"                  certificates you trusted and the system's CA store\n"
+"  --at TIME       judge the message as of TIME (2020-02-19T20:39:07Z or @EPOCH)\n"
+"  --allow-weak    accept SHA-1 signatures (MD5 never)\n"
+"  --json          the result as JSON on standard output (content only with -o)\n"
+"  -o OUT          the verified content\n";
+
+/* RFC 3339 (with Z or an offset) or @EPOCH. */
+static int
+parse_time(const char *s, time_t *out)
+{
+	struct tm tm;
+	const char *p;
+	char *end;
+	long off = 0;
+
+	if (s[0] == '@') {
+		long long v = strtoll(s + 1, &end, 10);
+
+		if (*end != '\0' || end == s + 1)
+			return -1;
+		*out = (time_t)v;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (p == NULL)
+		p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+	if (p == NULL)
+		return -1;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
+	           isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
+	           isdigit((unsigned char)p[5])) {
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		if (*p == '+')
+			off = -off;
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p != '\0')
+		return -1;
+	*out = timegm(&tm) + off;
+	return 0;
+}
+
+static void
+print_summary(const psm_verify_result *res, const char *from)
+{
+	char t[32];
+
+	if (res->valid)
+		fprintf(stderr, "p11smime: signature OK\n");
+	else
+		fprintf(stderr, "p11smime: signature NOT valid: %s\n", res->failure);
+	if (res->signer_subject != NULL)
+		fprintf(stderr, "  signed by:   %s\n", res->signer_subject);
+	if (from != NULL)
+		fprintf(stderr, "  from:        %s (%s)\n", from,
+		        res->from_matches ? "matches the certificate" : "NOT in the certificate");
+	if (res->anchor_subject != NULL)
+		fprintf(stderr, "  trusted via: %s\n", res->anchor_subject);
+	if (res->signing_time != 0)
+		fprintf(stderr, "  signed at:   %s\n", psm_fmt_time(res->signing_time, t, sizeof(t)));
+	if (res->digest != NULL)
+		fprintf(stderr, "  algorithm:   %s, %s\n", res->digest, res->signature_alg);
+}
+
+static void
+print_json(const psm_verify_result *res, const char *from)
+{
+	psm_json j;
+	size_t i;
+
+	psm_json_init(&j, stdout);
+	psm_json_begin_object(&j);
+	psm_json_kv_bool(&j, "valid", res->valid);
+	psm_json_kv_string(&j, "failure", res->failure);
+	psm_json_kv_string(&j, "signer", res->signer_subject);
+	psm_json_kv_string(&j, "issuer", res->signer_issuer);
+	psm_json_key(&j, "signer_emails");
+	psm_json_begin_array(&j);
+	for (i = 0; res->signer_emails != NULL && res->signer_emails[i] != NULL; i++)
+		psm_json_string(&j, res->signer_emails[i]);
+	psm_json_end_array(&j);
+	psm_json_kv_string(&j, "from", from);
+	psm_json_kv_bool(&j, "from_matches", res->from_matches);
+	psm_json_kv_string(&j, "anchor", res->anchor_subject);
+	psm_json_key(&j, "signing_time");
+	psm_json_time(&j, res->signing_time);
+	psm_json_kv_string(&j, "digest", res->digest);
+	psm_json_kv_string(&j, "signature_algorithm", res->signature_alg);
+	psm_json_end_object(&j);
+}
+
+int
+psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		PSM_CLI_GLOBAL_OPTIONS,
+		{ "anchors", required_argument, NULL, 'a' },
+		{ "at", required_argument, NULL, 't' },
+		{ "allow-weak", no_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, PSM_OPT_JSON },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *anchors[16];
+	size_t nanchors = 0;
+	const char *outpath = NULL, *inpath;
+	psm_verify_params vp;
+	psm_verify_result *res = NULL;
+	psm_store *store = NULL;
+	X509_STORE *xs = NULL;
+	psm_msg *msg = NULL;
+	psm_outfile *out = NULL;
+	int c, json = 0, fd = -1, r, rc;
+
+	memset(&vp, 0, sizeof(vp));
+	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
+		if (psm_cli_global_option(cli, c, optarg))
+			continue;
+		switch (c) {
+		case 'a':
+			if (nanchors == sizeof(anchors) / sizeof(anchors[0]))
+				return psm_cli_usage_error("verify", "too many --anchors");
+			anchors[nanchors++] = optarg;
+			break;
+		case 't':
+			if (parse_time(optarg, &vp.at) < 0)
+				return psm_cli_usage_error("verify", "--at wants RFC 3339 "
+				                           "(2020-02-19T20:39:07Z) or @EPOCH, not '%s'", optarg);
+			break;
+		case 'w': vp.allow_weak = 1; break;
+		case PSM_OPT_JSON: json = 1; break;
+		case 'o': outpath = optarg; break;
+		case 'h':
+			fputs(verify_usage, stdout);
+			return PSM_EXIT_OK;
+		default:
+			return psm_cli_usage_error("verify", "unknown or incomplete option '%s'",
+			                           argv[optind - 1]);
+		}
+	}
+	if (optind + 1 < argc)
+		return psm_cli_usage_error("verify", "unexpected argument '%s'", argv[optind + 1]);
+	inpath = optind < argc ? argv[optind] : NULL;
+	if ((r = psm_store_open(NULL, &store)) < 0 ||
+	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0 ||
+	    (r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0)
+		goto fail;
+	vp.anchors = xs;
+	vp.from = psm_msg_from(msg);
+	if ((!json || outpath != NULL) && (r = psm_outfile_open(outpath, &out)) < 0)
+		goto fail;
+	if ((r = psm_msg_verify(msg, &vp, out, &res)) < 0)
+		goto fail;
+	if (json)
+		print_json(res, vp.from);
+	print_summary(res, vp.from);
+	if (res->valid) {
+		if (out != NULL && (r = psm_outfile_commit(out)) < 0)
+			goto fail;
+		/* remember who wrote, to encrypt to them later */
+		psm_store_remember(store, res->signer, res->capabilities, res->capabilities_len);
+		rc = PSM_EXIT_OK;
+	} else {
+		rc = PSM_EXIT_CHECK_FAILED;
+	}
+	goto out;
+fail:
+	rc = psm_cli_fail(r);
+out:
+	psm_verify_result_free(res);
+	psm_outfile_free(out);
+	psm_msg_free(msg);
+	X509_STORE_free(xs);
+	psm_store_free(store);
+	if (fd > STDIN_FILENO)
+		close(fd);
+	return rc;
+}

@@ -1,0 +1,1206 @@
+/* p11smime: signing and verifying RFC 5322 messages as streams.
+ *
+ * The top-level header block is read into memory (capped); the body is
+ * never held whole: it streams from the input through canonicalisation
+ * (RFC 8551 section 3.1) into the CMS digest and the output.
+ */
+#include "config.h"
+
+#include "message.h"
+#include "encode.h"
+#include "error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#define MAX_HEADER_BLOCK (256 * 1024)
+#define MAX_FIELDS 2000
+#define MAX_SIG_PART (8 * 1024 * 1024)
+#define MAX_DELIM_LINE 256          /* a delimiter line is at most this long */
+#define IO_CHUNK 65536
+
+/* ---- buffered input ----------------------------------------------------- */
+
+struct rd {
+	int fd;
+	unsigned char buf[IO_CHUNK];
+	size_t pos, len;
+	int eof;
+};
+
+static int
+rd_fill(struct rd *r)
+{
+	ssize_t n;
+
+	if (r->pos < r->len || r->eof)
+		return 0;
+	for (;;) {
+		n = read(r->fd, r->buf, sizeof(r->buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
+	if (n < 0) {
+		psm_error_set("cannot read the message: %s", strerror(errno));
+		return PSM_ERR_IO;
+	}
+	r->pos = 0;
+	r->len = (size_t)n;
+	if (n == 0)
+		r->eof = 1;
+	return 0;
+}
+
+/* ---- header fields -------------------------------------------------------- */
+
+struct field {
+	char *name;
+	char *value;      /* unfolded, without the line end */
+	char *raw;        /* as read, line ends normalised to LF */
+};
+
+struct psm_msg {
+	struct rd in;
+	struct field *f;
+	size_t nf;
+	int crlf;         /* the input uses CRLF line ends */
+	char *from;
+};
+
+static void
+fields_free(struct field *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(f[i].name);
+		free(f[i].value);
+		free(f[i].raw);
+	}
+	free(f);
+}
+
+void
+psm_msg_free(psm_msg *m)
+{
+	if (m == NULL)
+		return;
+	fields_free(m->f, m->nf);
+	free(m->from);
+	free(m);
+}
+
+static const char *
+header(const psm_msg *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nf; i++)
+		if (strcasecmp(m->f[i].name, name) == 0)
+			return m->f[i].value;
+	return NULL;
+}
+
+/* Read one line (without its end) into a growing buffer, capped. Returns
+ * 1 for a line, 0 at EOF, or a psm_err. */
+static int
+read_line(struct rd *r, char **line, size_t *len, size_t *cap, size_t max, int *had_cr)
+{
+	int rv;
+
+	*len = 0;
+	*had_cr = 0;
+	for (;;) {
+		unsigned char *nl;
+		size_t avail;
+
+		if ((rv = rd_fill(r)) < 0)
+			return rv;
+		if (r->pos >= r->len)
+			return *len > 0 ? 1 : 0;
+		avail = r->len - r->pos;
+		nl = memchr(r->buf + r->pos, '\n', avail);
+		size_t take = nl != NULL ? (size_t)(nl - (r->buf + r->pos)) : avail;
+
+		if (*len + take + 1 > max) {
+			psm_error_set("the message's header block is longer than %zu bytes", max);
+			return PSM_ERR_MALFORMED;
+		}
+		if (*len + take + 1 > *cap) {
+			size_t ncap = (*len + take + 1) * 2;
+			char *g = realloc(*line, ncap);
+
+			if (g == NULL)
+				return PSM_ERR_NOMEM;
+			*line = g;
+			*cap = ncap;
+		}
+		memcpy(*line + *len, r->buf + r->pos, take);
+		*len += take;
+		r->pos += take;
+		if (nl != NULL) {
+			r->pos++;  /* the LF */
+			if (*len > 0 && (*line)[*len - 1] == '\r') {
+				(*len)--;
+				*had_cr = 1;
+			}
+			(*line)[*len] = '\0';
+			return 1;
+		}
+	}
+}
+
+/* The addr-spec of the first mailbox in an address list, lower-cased. */
+static char *
+first_address(const char *v)
+{
+	const char *lt = strchr(v, '<'), *start, *end;
+	char *s;
+	size_t i, n;
+
+	if (lt != NULL) {
+		start = lt + 1;
+		end = strchr(start, '>');
+		if (end == NULL)
+			return NULL;
+	} else {
+		start = v;
+		while (*start == ' ' || *start == '\t')
+			start++;
+		end = start + strcspn(start, " \t,;(");
+	}
+	n = (size_t)(end - start);
+	if (n == 0 || memchr(start, '@', n) == NULL || (s = malloc(n + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		s[i] = (char)tolower((unsigned char)start[i]);
+	s[n] = '\0';
+	return s;
+}
+
+static int
+add_field(psm_msg *m, const char *raw, size_t rawlen)
+{
+	struct field *g, *f;
+	const char *colon = memchr(raw, ':', rawlen);
+	size_t nlen, i, k;
+
+	if (colon == NULL || colon == raw) {
+		psm_error_set("the input is not an RFC 5322 message (a header line has no field name)");
+		return PSM_ERR_MALFORMED;
+	}
+	if (m->nf >= MAX_FIELDS) {
+		psm_error_set("the message has more than %d header fields", MAX_FIELDS);
+		return PSM_ERR_MALFORMED;
+	}
+	if ((g = realloc(m->f, (m->nf + 1) * sizeof(*g))) == NULL)
+		return PSM_ERR_NOMEM;
+	m->f = g;
+	f = &m->f[m->nf];
+	memset(f, 0, sizeof(*f));
+	nlen = (size_t)(colon - raw);
+	while (nlen > 0 && (raw[nlen - 1] == ' ' || raw[nlen - 1] == '\t'))
+		nlen--;
+	f->name = strndup(raw, nlen);
+	f->raw = strndup(raw, rawlen);
+	f->value = malloc(rawlen + 1);
+	if (f->name == NULL || f->raw == NULL || f->value == NULL) {
+		free(f->name);
+		free(f->raw);
+		free(f->value);
+		return PSM_ERR_NOMEM;
+	}
+	/* unfold (RFC 5322 section 2.2.3): drop the line breaks */
+	for (i = (size_t)(colon - raw) + 1, k = 0; i < rawlen; i++)
+		if (raw[i] != '\n')
+			f->value[k++] = raw[i];
+	f->value[k] = '\0';
+	for (i = 0; f->value[i] == ' ' || f->value[i] == '\t'; i++)
+		;
+	memmove(f->value, f->value + i, k - i + 1);
+	while (k > i && (f->value[k - i - 1] == ' ' || f->value[k - i - 1] == '\t'))
+		f->value[--k - i] = '\0';
+	m->nf++;
+	return 0;
+}
+
+int
+psm_msg_open(int fd, psm_msg **out)
+{
+	psm_msg *m;
+	char *line = NULL, *field = NULL;
+	size_t len = 0, cap = 0, flen = 0, total = 0;
+	int rv, had_cr, first = 1, r = PSM_ERR_INTERNAL;
+	const char *from;
+
+	*out = NULL;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return PSM_ERR_NOMEM;
+	m->in.fd = fd;
+	for (;;) {
+		rv = read_line(&m->in, &line, &len, &cap, MAX_HEADER_BLOCK, &had_cr);
+		if (rv < 0) {
+			r = rv;
+			goto out;
+		}
+		if (first) {
+			m->crlf = had_cr;
+			/* an mbox "From " separator line is not a header */
+			if (rv == 1 && strncmp(line, "From ", 5) == 0) {
+				first = 0;
+				continue;
+			}
+		}
+		first = 0;
+		total += len + 1;
+		if (total > MAX_HEADER_BLOCK) {
+			psm_error_set("the message's header block is longer than %d bytes",
+			              MAX_HEADER_BLOCK);
+			r = PSM_ERR_MALFORMED;
+			goto out;
+		}
+		if (rv == 1 && len > 0 && (line[0] == ' ' || line[0] == '\t') && field != NULL) {
+			char *g = realloc(field, flen + len + 2);
+
+			if (g == NULL) {
+				r = PSM_ERR_NOMEM;
+				goto out;
+			}
+			field = g;
+			field[flen++] = '\n';
+			memcpy(field + flen, line, len);
+			flen += len;
+			field[flen] = '\0';
+			continue;
+		}
+		if (field != NULL) {
+			if ((r = add_field(m, field, flen)) < 0)
+				goto out;
+			free(field);
+			field = NULL;
+		}
+		if (rv == 0 || len == 0)
+			break;      /* EOF or the empty line ending the header block */
+		if ((field = strndup(line, len)) == NULL) {
+			r = PSM_ERR_NOMEM;
+			goto out;
+		}
+		flen = len;
+	}
+	if (m->nf == 0) {
+		psm_error_set("the input is not an RFC 5322 message (no header fields)");
+		r = PSM_ERR_MALFORMED;
+		goto out;
+	}
+	if ((from = header(m, "From")) != NULL)
+		m->from = first_address(from);
+	*out = m;
+	m = NULL; /* transferred */
+	r = 0;
+out:
+	free(line);
+	free(field);
+	psm_msg_free(m);
+	return r;
+}
+
+const char *
+psm_msg_from(const psm_msg *m)
+{
+	return m->from;
+}
+
+/* ---- Content-Type parameters (RFC 2045 section 5.1) ----------------------- */
+
+/* "type/subtype" lower-cased into buf. */
+static void
+media_type(const char *v, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	if (v == NULL) {
+		snprintf(buf, len, "text/plain");
+		return;
+	}
+	while (*v == ' ' || *v == '\t')
+		v++;
+	while (*v != '\0' && *v != ';' && *v != ' ' && *v != '\t' && *v != '(' && i + 1 < len)
+		buf[i++] = (char)tolower((unsigned char)*v++);
+	buf[i] = '\0';
+}
+
+/* The value of parameter name (quoted-string unquoted), malloc'd or NULL. */
+static char *
+param(const char *v, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = v;
+
+	if (v == NULL)
+		return NULL;
+	while ((p = strchr(p, ';')) != NULL) {
+		const char *q;
+		char *out, *o;
+
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncasecmp(p, name, nlen) != 0)
+			continue;
+		q = p + nlen;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=')
+			continue;
+		q++;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if ((out = malloc(strlen(q) + 1)) == NULL)
+			return NULL;
+		o = out;
+		if (*q == '"') {
+			for (q++; *q != '\0' && *q != '"'; q++) {
+				if (*q == '\\' && q[1] != '\0')
+					q++;
+				*o++ = *q;
+			}
+		} else {
+			while (*q != '\0' && *q != ';' && *q != ' ' && *q != '\t' && *q != '(')
+				*o++ = *q++;
+		}
+		*o = '\0';
+		return out;
+	}
+	return NULL;
+}
+
+/* ---- sinks -------------------------------------------------------------- */
+
+/* Where the signed entity goes: the CMS content BIO (canonical CRLF) and,
+ * for a detached signature, the output with the output's line ends. */
+struct entity_sink {
+	BIO *cms;
+	psm_outfile *out;         /* NULL for opaque */
+	psm_crlf out_eol;         /* CRLF -> output line ends */
+};
+
+static int
+out_sink(void *ud, const void *buf, size_t len)
+{
+	return psm_outfile_write(ud, buf, len);
+}
+
+static int
+entity_write(void *ud, const void *buf, size_t len)
+{
+	struct entity_sink *e = ud;
+
+	if (len == 0)
+		return 0;
+	if (BIO_write(e->cms, buf, (int)len) != (int)len)
+		return psm_error_from_openssl(PSM_ERR_CRYPTO, "hashing the content");
+	if (e->out != NULL)
+		return psm_crlf_update(&e->out_eol, buf, len);
+	return 0;
+}
+
+static int
+entity_puts(struct entity_sink *e, const char *s)
+{
+	return entity_write(e, s, strlen(s));
+}
+
+/* A BIO whose writes go to a psm_b64enc (for the DER/BER signature). */
+static int
+b64_bio_write(BIO *b, const char *buf, int len)
+{
+	psm_b64enc *enc = BIO_get_data(b);
+
+	return psm_b64enc_update(enc, buf, (size_t)len) == 0 ? len : -1;
+}
+
+static long
+b64_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static BIO_METHOD *
+b64_bio_method(void)
+{
+	static BIO_METHOD *meth;
+
+	if (meth == NULL && (meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "p11smime base64")) != NULL) {
+		BIO_meth_set_write(meth, b64_bio_write);
+		BIO_meth_set_ctrl(meth, b64_bio_ctrl);
+	}
+	return meth;
+}
+
+static BIO *
+b64_bio_new(psm_b64enc *enc)
+{
+	BIO *b = BIO_new(b64_bio_method());
+
+	if (b != NULL) {
+		BIO_set_data(b, enc);
+		BIO_set_init(b, 1);
+	}
+	return b;
+}
+
+/* ---- body classification ------------------------------------------------ */
+
+enum body_mode { BODY_PASS, BODY_QP, BODY_B64 };
+
+/* Scan state for a body declared 7bit: can it travel as it is? */
+struct scan {
+	int eight_bit;      /* a byte >= 0x80 or NUL */
+	int risky;          /* long line, trailing white space, "From " line, lone CR */
+	size_t col;
+	int prev_ws;
+	int at_start;
+	char start[5];
+	size_t nstart;
+	int prev_cr;
+};
+
+static void
+scan_bytes(struct scan *s, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = p[i];
+
+		if (s->prev_cr && c != '\n')
+			s->risky = 1;           /* a lone CR */
+		s->prev_cr = c == '\r';
+		if (c == '\r')
+			continue;
+		if (c == '\n') {
+			if (s->prev_ws)
+				s->risky = 1;       /* trailing white space */
+			s->col = 0;
+			s->prev_ws = 0;
+			s->nstart = 0;
+			s->at_start = 1;
+			continue;
+		}
+		if (c >= 0x80 || c == 0)
+			s->eight_bit = 1;
+		if (++s->col > 998)
+			s->risky = 1;
+		s->prev_ws = c == ' ' || c == '\t';
+		if (s->at_start) {
+			s->start[s->nstart++] = (char)c;
+			if (s->nstart == 5) {
+				if (memcmp(s->start, "From ", 5) == 0)
+					s->risky = 1;
+				s->at_start = 0;
+			}
+		}
+	}
+}
+
+/* ---- signing -------------------------------------------------------------- */
+
+static int
+is_content_field(const char *name)
+{
+	return strncasecmp(name, "Content-", 8) == 0;
+}
+
+/* Write a header field's raw text with the output line ends. */
+static int
+put_raw_field(psm_outfile *out, const char *raw, const char *eol)
+{
+	const char *p = raw, *nl;
+	int r;
+
+	while ((nl = strchr(p, '\n')) != NULL) {
+		if ((r = psm_outfile_write(out, p, (size_t)(nl - p))) < 0 ||
+		    (r = psm_outfile_write(out, eol, strlen(eol))) < 0)
+			return r;
+		p = nl + 1;
+	}
+	if ((r = psm_outfile_write(out, p, strlen(p))) < 0)
+		return r;
+	return psm_outfile_write(out, eol, strlen(eol));
+}
+
+static int
+puts_out(psm_outfile *out, const char *s)
+{
+	return psm_outfile_write(out, s, strlen(s));
+}
+
+/* Stream the rest of the input through the chosen encoder into e. The
+ * input may first have been spooled to spool_fd (then read from there). */
+static int
+stream_body(psm_msg *m, int spool_fd, enum body_mode mode, struct entity_sink *e)
+{
+	struct rd spool, *src = &m->in;
+	psm_crlf crlf;
+	psm_qpenc qp;
+	psm_b64enc b64;
+	int r = 0;
+
+	if (spool_fd >= 0) {
+		memset(&spool, 0, sizeof(spool));
+		spool.fd = spool_fd;
+		if (lseek(spool_fd, 0, SEEK_SET) < 0)
+			return PSM_ERR_IO;
+		src = &spool;
+	}
+	psm_crlf_init(&crlf, "\r\n", entity_write, e);
+	psm_qpenc_init(&qp, "\r\n", entity_write, e);
+	psm_b64enc_init(&b64, "\r\n", entity_write, e);
+	for (;;) {
+		size_t n;
+
+		if ((r = rd_fill(src)) < 0)
+			return r;
+		if (src->pos >= src->len)
+			break;
+		n = src->len - src->pos;
+		switch (mode) {
+		case BODY_PASS: r = psm_crlf_update(&crlf, src->buf + src->pos, n); break;
+		case BODY_QP: r = psm_qpenc_update(&qp, src->buf + src->pos, n); break;
+		case BODY_B64: r = psm_b64enc_update(&b64, src->buf + src->pos, n); break;
+		}
+		if (r < 0)
+			return r;
+		src->pos = src->len;
+	}
+	switch (mode) {
+	case BODY_PASS: return psm_crlf_final(&crlf);
+	case BODY_QP: return psm_qpenc_final(&qp);
+	case BODY_B64: return psm_b64enc_final(&b64);
+	}
+	return 0;
+}
+
+/* Copy the rest of the input to an unlinked spool file while scanning it. */
+static int
+spool_body(psm_msg *m, struct scan *s, int *fd_out)
+{
+	const char *dir = getenv("TMPDIR");
+	char tmpl[4096];
+	int fd, r;
+
+	*fd_out = -1;
+	snprintf(tmpl, sizeof(tmpl), "%s/p11smime-body.XXXXXX",
+	         dir != NULL && *dir != '\0' ? dir : "/tmp");
+	if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0) {
+		psm_error_set("cannot make a spool file: %s", strerror(errno));
+		return PSM_ERR_IO;
+	}
+	unlink(tmpl);
+	memset(s, 0, sizeof(*s));
+	s->at_start = 1;
+	for (;;) {
+		size_t n;
+		const unsigned char *p;
+
+		if ((r = rd_fill(&m->in)) < 0)
+			goto fail;
+		if (m->in.pos >= m->in.len)
+			break;
+		p = m->in.buf + m->in.pos;
+		n = m->in.len - m->in.pos;
+		scan_bytes(s, p, n);
+		while (n > 0) {
+			ssize_t w = write(fd, p, n);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				psm_error_set("cannot write a spool file: %s", strerror(errno));
+				r = PSM_ERR_IO;
+				goto fail;
+			}
+			p += w;
+			n -= (size_t)w;
+		}
+		m->in.pos = m->in.len;
+	}
+	*fd_out = fd;
+	return 0;
+fail:
+	close(fd);
+	return r;
+}
+
+static void
+random_boundary(char *buf, size_t len)
+{
+	unsigned char rnd[12];
+	size_t i;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0x5a, sizeof(rnd));
+	i = (size_t)snprintf(buf, len, "----p11smime-");
+	for (size_t k = 0; k < sizeof(rnd) && i + 2 < len; k++)
+		i += (size_t)snprintf(buf + i, len - i, "%02x", rnd[k]);
+}
+
+int
+psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *out)
+{
+	const char *eol = m->crlf ? "\r\n" : "\n";
+	const char *ctv = header(m, "Content-Type"), *ctev = header(m, "Content-Transfer-Encoding");
+	char type[128], cte[32] = "7bit", boundary[64], line[512];
+	enum body_mode mode = BODY_PASS;
+	struct entity_sink es;
+	psm_cms_signer *signer = NULL;
+	psm_b64enc b64;
+	BIO *content = NULL, *b64bio = NULL;
+	struct scan sc;
+	int spool_fd = -1, multipart, is_text, r = PSM_ERR_INTERNAL;
+	size_t i;
+
+	media_type(ctv, type, sizeof(type));
+	if (ctev != NULL)
+		media_type(ctev, cte, sizeof(cte));
+	multipart = strncmp(type, "multipart/", 10) == 0;
+	is_text = strncmp(type, "text/", 5) == 0 || ctv == NULL;
+
+	/* RFC 8551 section 3.1: choose a transfer encoding that survives */
+	if (strcmp(cte, "base64") == 0 || strcmp(cte, "quoted-printable") == 0) {
+		mode = BODY_PASS;
+	} else if (!multipart && (strcmp(cte, "8bit") == 0 || strcmp(cte, "binary") == 0)) {
+		mode = is_text && strcmp(cte, "8bit") == 0 ? BODY_QP : BODY_B64;
+	} else {
+		if ((r = spool_body(m, &sc, &spool_fd)) < 0)
+			goto out;
+		if (multipart && (sc.eight_bit || sc.risky)) {
+			psm_error_set("8-bit data or unprotected lines inside a multipart body are not "
+			              "supported yet; encode its parts as quoted-printable or base64");
+			r = PSM_ERR_MALFORMED;
+			goto out;
+		}
+		if (!multipart && (sc.eight_bit || sc.risky))
+			mode = is_text ? BODY_QP : BODY_B64;
+	}
+
+	memset(&es, 0, sizeof(es));
+	psm_b64enc_init(&b64, eol, out_sink, out);
+	if ((b64bio = b64_bio_new(&b64)) == NULL) {
+		r = PSM_ERR_NOMEM;
+		goto out;
+	}
+	/* outer headers: everything but the body entity's own */
+	for (i = 0; i < m->nf; i++) {
+		if (is_content_field(m->f[i].name) || strcasecmp(m->f[i].name, "MIME-Version") == 0)
+			continue;
+		if ((r = put_raw_field(out, m->f[i].raw, eol)) < 0)
+			goto out;
+	}
+	random_boundary(boundary, sizeof(boundary));
+	if ((r = psm_cms_signer_new(key, p, b64bio, &signer, &content)) < 0)
+		goto out;
+	if (p->opaque) {
+		snprintf(line, sizeof(line),
+		         "MIME-Version: 1.0%sContent-Type: application/pkcs7-mime; smime-type=signed-data;%s"
+		         "\tname=\"smime.p7m\"%sContent-Transfer-Encoding: base64%s"
+		         "Content-Disposition: attachment; filename=\"smime.p7m\"%s%s",
+		         eol, eol, eol, eol, eol, eol);
+	} else {
+		snprintf(line, sizeof(line),
+		         "MIME-Version: 1.0%sContent-Type: multipart/signed;%s"
+		         "\tprotocol=\"application/pkcs7-signature\";%s\tmicalg=%s;%s"
+		         "\tboundary=\"%s\"%s%sThis is an S/MIME signed message%s%s--%s%s",
+		         eol, eol, eol, psm_cms_signer_micalg(signer), eol, boundary, eol, eol, eol,
+		         eol, boundary, eol);
+	}
+	if ((r = puts_out(out, line)) < 0)
+		goto out;
+
+	es.cms = content;
+	es.out = p->opaque ? NULL : out;
+	psm_crlf_init(&es.out_eol, eol, out_sink, out);
+	/* the body entity's headers, canonical */
+	for (i = 0; i < m->nf; i++) {
+		const char *raw = m->f[i].raw;
+
+		if (!is_content_field(m->f[i].name))
+			continue;
+		if (mode != BODY_PASS && strcasecmp(m->f[i].name, "Content-Transfer-Encoding") == 0)
+			continue;
+		for (; *raw != '\0'; raw++) {
+			if ((r = *raw == '\n' ? entity_puts(&es, "\r\n") : entity_write(&es, raw, 1)) < 0)
+				goto out;
+		}
+		if ((r = entity_puts(&es, "\r\n")) < 0)
+			goto out;
+	}
+	if (ctv == NULL && (r = entity_puts(&es, sc.eight_bit ? "Content-Type: text/plain\r\n"
+	                                     : "Content-Type: text/plain; charset=us-ascii\r\n")) < 0)
+		goto out;
+	if (mode == BODY_QP)
+		r = entity_puts(&es, "Content-Transfer-Encoding: quoted-printable\r\n");
+	else if (mode == BODY_B64)
+		r = entity_puts(&es, "Content-Transfer-Encoding: base64\r\n");
+	if (r < 0 || (r = entity_puts(&es, "\r\n")) < 0)
+		goto out;
+	if ((r = stream_body(m, spool_fd, mode, &es)) < 0 || (r = psm_crlf_final(&es.out_eol)) < 0)
+		goto out;
+
+	if (!p->opaque) {
+		snprintf(line, sizeof(line),
+		         "%s--%s%sContent-Type: application/pkcs7-signature; name=\"smime.p7s\"%s"
+		         "Content-Transfer-Encoding: base64%s"
+		         "Content-Disposition: attachment; filename=\"smime.p7s\"%s"
+		         "Content-Description: S/MIME Cryptographic Signature%s%s",
+		         eol, boundary, eol, eol, eol, eol, eol, eol);
+		if ((r = puts_out(out, line)) < 0)
+			goto out;
+	}
+	if ((r = psm_cms_signer_finish(signer, b64bio)) < 0 || (r = psm_b64enc_final(&b64)) < 0)
+		goto out;
+	if (!p->opaque) {
+		snprintf(line, sizeof(line), "%s--%s--%s", eol, boundary, eol);
+		if ((r = puts_out(out, line)) < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	psm_cms_signer_free(signer);
+	BIO_free(b64bio);
+	if (spool_fd >= 0)
+		close(spool_fd);
+	return r;
+}
+
+/* ---- verifying ------------------------------------------------------------ */
+
+struct dynbuf {
+	unsigned char *p;
+	size_t len, cap, max;
+};
+
+static int
+dyn_add(struct dynbuf *b, const void *data, size_t n)
+{
+	if (b->len + n > b->max) {
+		psm_error_set("the signature part is larger than %zu bytes", b->max);
+		return PSM_ERR_MALFORMED;
+	}
+	if (b->len + n > b->cap) {
+		size_t ncap = b->cap ? b->cap : 4096;
+		unsigned char *g;
+
+		while (ncap < b->len + n)
+			ncap *= 2;
+		if ((g = realloc(b->p, ncap)) == NULL)
+			return PSM_ERR_NOMEM;
+		b->p = g;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+enum split_state { S_PREAMBLE, S_PART1, S_PART2, S_EPILOGUE };
+
+struct splitter {
+	const char *boundary;
+	size_t blen;
+	enum split_state st;
+	unsigned char line[MAX_DELIM_LINE];
+	size_t nline;
+	int long_line;            /* the current line is too long to be a delimiter */
+	char pending_eol[2];      /* the previous line's end, held back */
+	size_t npending;
+	int closed;
+	psm_verifier *v;
+	psm_crlf canon;           /* part 1 -> verifier, canonical CRLF */
+	psm_outfile *content;
+	struct dynbuf sig;
+};
+
+static int
+hash_sink(void *ud, const void *buf, size_t len)
+{
+	return psm_verifier_update(ud, buf, len);
+}
+
+/* Part-1 bytes: hashed in canonical form, and copied out as they are. */
+static int
+part1_data(struct splitter *s, const void *buf, size_t len)
+{
+	int r;
+
+	if (len == 0)
+		return 0;
+	if ((r = psm_crlf_update(&s->canon, buf, len)) < 0)
+		return r;
+	return s->content != NULL ? psm_outfile_write(s->content, buf, len) : 0;
+}
+
+static int
+part_data(struct splitter *s, const void *buf, size_t len)
+{
+	switch (s->st) {
+	case S_PART1: return part1_data(s, buf, len);
+	case S_PART2: return dyn_add(&s->sig, buf, len);
+	default: return 0;      /* preamble and epilogue are not signed */
+	}
+}
+
+static int
+flush_pending_eol(struct splitter *s)
+{
+	int r = 0;
+
+	if (s->npending > 0)
+		r = part_data(s, s->pending_eol, s->npending);
+	s->npending = 0;
+	return r;
+}
+
+/* Is line (without its end) a delimiter? 1 = boundary, 2 = close. */
+static int
+delimiter(const struct splitter *s, const unsigned char *l, size_t n)
+{
+	size_t i;
+	int kind = 1;
+
+	if (n < s->blen + 2 || l[0] != '-' || l[1] != '-' ||
+	    memcmp(l + 2, s->boundary, s->blen) != 0)
+		return 0;
+	i = s->blen + 2;
+	if (i + 1 < n + 1 && n >= i + 2 && l[i] == '-' && l[i + 1] == '-') {
+		kind = 2;
+		i += 2;
+	}
+	for (; i < n; i++)      /* transport padding (RFC 2046 section 5.1.1) */
+		if (l[i] != ' ' && l[i] != '\t')
+			return 0;
+	return kind;
+}
+
+/* A complete line (without end; eol is its end, "" at EOF). */
+static int
+split_line(struct splitter *s, const unsigned char *l, size_t n, const char *eol)
+{
+	int d = s->st == S_EPILOGUE ? 0 : delimiter(s, l, n), r;
+
+	if (d != 0) {
+		s->npending = 0;   /* the line end before a delimiter belongs to it */
+		if (d == 2) {
+			s->st = S_EPILOGUE;
+			s->closed = 1;
+			return s->sig.len > 0 || s->st == S_EPILOGUE ? 0 : 0;
+		}
+		if (s->st == S_PREAMBLE)
+			s->st = S_PART1;
+		else if (s->st == S_PART1)
+			s->st = S_PART2;
+		else {
+			psm_error_set("the multipart/signed message has more than two parts");
+			return PSM_ERR_MALFORMED;
+		}
+		return 0;
+	}
+	if ((r = flush_pending_eol(s)) < 0 || (r = part_data(s, l, n)) < 0)
+		return r;
+	memcpy(s->pending_eol, eol, strlen(eol));
+	s->npending = strlen(eol);
+	return 0;
+}
+
+static int
+split_feed(struct splitter *s, const unsigned char *p, size_t n)
+{
+	int r;
+
+	while (n > 0) {
+		const unsigned char *nl = memchr(p, '\n', n);
+		size_t take = nl != NULL ? (size_t)(nl - p) : n;
+
+		if (s->long_line) {
+			/* not a delimiter: stream it through */
+			if ((r = part_data(s, p, take)) < 0)
+				return r;
+			if (nl != NULL) {
+				s->long_line = 0;
+				s->npending = 0;
+				if (take > 0 && p[take - 1] == '\r') {
+					/* already passed the CR as data; the LF ends it */
+				}
+				memcpy(s->pending_eol, "\n", 1);
+				s->npending = 1;
+				take++;
+			}
+			p += take;
+			n -= take;
+			continue;
+		}
+		if (s->nline + take > sizeof(s->line)) {
+			/* too long for a delimiter line */
+			if ((r = flush_pending_eol(s)) < 0 || (r = part_data(s, s->line, s->nline)) < 0)
+				return r;
+			s->nline = 0;
+			s->long_line = 1;
+			continue;
+		}
+		memcpy(s->line + s->nline, p, take);
+		s->nline += take;
+		p += take;
+		n -= take;
+		if (nl != NULL) {
+			size_t len = s->nline;
+			const char *eol = "\n";
+
+			p++;
+			n--;
+			if (len > 0 && s->line[len - 1] == '\r') {
+				len--;
+				eol = "\r\n";
+			}
+			s->nline = 0;
+			if ((r = split_line(s, s->line, len, eol)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int
+decode_base64(const unsigned char *in, size_t len, struct dynbuf *out)
+{
+	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+	unsigned char buf[4096 + 64];
+	size_t off;
+	int outl, r = 0;
+
+	if (ctx == NULL)
+		return PSM_ERR_NOMEM;
+	EVP_DecodeInit(ctx);
+	for (off = 0; off < len && r == 0; off += 4096) {
+		int n = (int)(len - off < 4096 ? len - off : 4096);
+
+		if (EVP_DecodeUpdate(ctx, buf, &outl, in + off, n) < 0) {
+			psm_error_set("the signature part is not valid base64");
+			r = PSM_ERR_MALFORMED;
+			break;
+		}
+		r = dyn_add(out, buf, (size_t)outl);
+	}
+	if (r == 0 && EVP_DecodeFinal(ctx, buf, &outl) < 0) {
+		psm_error_set("the signature part is not valid base64");
+		r = PSM_ERR_MALFORMED;
+	} else if (r == 0) {
+		r = dyn_add(out, buf, (size_t)outl);
+	}
+	EVP_ENCODE_CTX_free(ctx);
+	return r;
+}
+
+/* The body of a MIME entity held in memory: after the first empty line. */
+static const unsigned char *
+entity_body(const unsigned char *p, size_t len, size_t *blen, int *is_b64)
+{
+	size_t i;
+
+	*is_b64 = 1;
+	for (i = 0; i < len; i++) {
+		if (p[i] == '\n' && (i + 1 < len) && (p[i + 1] == '\n' ||
+		    (p[i + 1] == '\r' && i + 2 < len && p[i + 2] == '\n'))) {
+			size_t start = i + (p[i + 1] == '\n' ? 2 : 3);
+			/* a CTE other than base64 means DER was sent as is */
+			const char *h = (const char *)p;
+			size_t k;
+
+			for (k = 0; k + 26 < i; k++) {
+				if (strncasecmp(h + k, "content-transfer-encoding:", 26) == 0) {
+					const char *v = h + k + 26;
+
+					while (*v == ' ' || *v == '\t')
+						v++;
+					*is_b64 = strncasecmp(v, "base64", 6) == 0;
+				}
+			}
+			*blen = len - start;
+			return p + start;
+		}
+	}
+	*blen = 0;
+	return NULL;
+}
+
+static int
+verify_detached(psm_msg *m, const char *ctv, const psm_verify_params *p,
+                psm_outfile *content_out, psm_verify_result **res)
+{
+	struct splitter s;
+	struct dynbuf der;
+	char *boundary = param(ctv, "boundary"), *micalg = param(ctv, "micalg");
+	char *protocol = param(ctv, "protocol");
+	const unsigned char *body;
+	size_t blen;
+	int is_b64, r = PSM_ERR_INTERNAL;
+
+	memset(&s, 0, sizeof(s));
+	memset(&der, 0, sizeof(der));
+	if (boundary == NULL || *boundary == '\0' || strlen(boundary) > 70) {
+		psm_error_set("the multipart/signed message has no usable boundary parameter");
+		r = PSM_ERR_MALFORMED;
+		goto out;
+	}
+	if (protocol == NULL || (strcasecmp(protocol, "application/pkcs7-signature") != 0 &&
+	                         strcasecmp(protocol, "application/x-pkcs7-signature") != 0)) {
+		psm_error_set("the message is signed with %s, not S/MIME (application/pkcs7-signature)",
+		              protocol != NULL ? protocol : "an unnamed protocol");
+		r = PSM_ERR_MALFORMED;
+		goto out;
+	}
+	s.boundary = boundary;
+	s.blen = strlen(boundary);
+	s.content = content_out;
+	s.sig.max = MAX_SIG_PART;
+	der.max = MAX_SIG_PART;
+	if ((r = psm_verifier_new(micalg, &s.v)) < 0)
+		goto out;
+	psm_crlf_init(&s.canon, "\r\n", hash_sink, s.v);
+	for (;;) {
+		if ((r = rd_fill(&m->in)) < 0)
+			goto out;
+		if (m->in.pos >= m->in.len)
+			break;
+		if ((r = split_feed(&s, m->in.buf + m->in.pos, m->in.len - m->in.pos)) < 0)
+			goto out;
+		m->in.pos = m->in.len;
+	}
+	if (s.nline > 0 && (r = split_line(&s, s.line, s.nline, "")) < 0)
+		goto out;
+	if ((r = psm_crlf_final(&s.canon)) < 0)
+		goto out;
+	if (!s.closed || s.st != S_EPILOGUE) {
+		psm_error_set("the signed message is truncated (its closing boundary is missing)");
+		r = PSM_ERR_MALFORMED;
+		goto out;
+	}
+	body = entity_body(s.sig.p, s.sig.len, &blen, &is_b64);
+	if (body == NULL || blen == 0) {
+		psm_error_set("the signature part is empty");
+		r = PSM_ERR_MALFORMED;
+		goto out;
+	}
+	if (is_b64)
+		r = decode_base64(body, blen, &der);
+	else
+		r = dyn_add(&der, body, blen);
+	if (r < 0 || (r = psm_verifier_finish(s.v, der.p, der.len, p, res)) < 0)
+		goto out;
+	r = 0;
+out:
+	psm_verifier_free(s.v);
+	free(s.sig.p);
+	free(der.p);
+	free(boundary);
+	free(micalg);
+	free(protocol);
+	return r;
+}
+
+static int
+verify_opaque(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
+              psm_verify_result **res)
+{
+	struct dynbuf b64, der;
+	psm_verifier *v = NULL;
+	CMS_ContentInfo *cms = NULL;
+	const unsigned char *q;
+	ASN1_OCTET_STRING **content;
+	int r;
+
+	memset(&b64, 0, sizeof(b64));
+	memset(&der, 0, sizeof(der));
+	/* TODO: a streaming BER reader; for now the encapsulated form is read
+	 * whole (capped) */
+	b64.max = der.max = (size_t)1 << 30;
+	for (;;) {
+		if ((r = rd_fill(&m->in)) < 0)
+			goto out;
+		if (m->in.pos >= m->in.len)
+			break;
+		if ((r = dyn_add(&b64, m->in.buf + m->in.pos, m->in.len - m->in.pos)) < 0)
+			goto out;
+		m->in.pos = m->in.len;
+	}
+	if ((r = decode_base64(b64.p, b64.len, &der)) < 0)
+		goto out;
+	q = der.p;
+	if ((cms = d2i_CMS_ContentInfo(NULL, &q, (long)der.len)) == NULL) {
+		ERR_clear_error();
+		psm_error_set("the message body is not a CMS structure");
+		r = PSM_ERR_MALFORMED;
+		goto out;
+	}
+	content = CMS_get0_content(cms);
+	if (content == NULL || *content == NULL) {
+		psm_error_set("the signed-data carries no content");
+		r = PSM_ERR_MALFORMED;
+		goto out;
+	}
+	if ((r = psm_verifier_new(NULL, &v)) < 0 ||
+	    (r = psm_verifier_update(v, ASN1_STRING_get0_data(*content),
+	                             (size_t)ASN1_STRING_length(*content))) < 0)
+		goto out;
+	if (content_out != NULL &&
+	    (r = psm_outfile_write(content_out, ASN1_STRING_get0_data(*content),
+	                           (size_t)ASN1_STRING_length(*content))) < 0)
+		goto out;
+	r = psm_verifier_finish_cms(v, cms, p, res);
+out:
+	CMS_ContentInfo_free(cms);
+	psm_verifier_free(v);
+	free(b64.p);
+	free(der.p);
+	return r;
+}
+
+int
+psm_msg_verify(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
+               psm_verify_result **res)
+{
+	const char *ctv = header(m, "Content-Type");
+	char type[128];
+	char *smime_type = NULL;
+	int r;
+
+	*res = NULL;
+	media_type(ctv, type, sizeof(type));
+	if (strcmp(type, "multipart/signed") == 0)
+		return verify_detached(m, ctv, p, content_out, res);
+	if (strcmp(type, "application/pkcs7-mime") == 0 ||
+	    strcmp(type, "application/x-pkcs7-mime") == 0) {
+		smime_type = param(ctv, "smime-type");
+		if (smime_type != NULL && strcasecmp(smime_type, "signed-data") != 0) {
+			psm_error_set("the message is S/MIME %s, not signed-data: use decrypt", smime_type);
+			free(smime_type);
+			return PSM_ERR_MALFORMED;
+		}
+		free(smime_type);
+		r = verify_opaque(m, p, content_out, res);
+		return r;
+	}
+	psm_error_set("the message is not signed (its Content-Type is %s)", type);
+	return PSM_ERR_MALFORMED;
+}

@@ -1,0 +1,42 @@
+/* p11smime: an RFC 5322 message read as a stream, signed or verified.
+ *
+ * psm_msg_open() reads only the top-level header block; the body stays in
+ * the input until psm_msg_sign() or psm_msg_verify() streams it through,
+ * so memory stays flat whatever the message size.
+ */
+#ifndef P11SMIME_MESSAGE_H
+#define P11SMIME_MESSAGE_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "cms_sign.h"
+#include "cms_verify.h"
+#include "outfile.h"
+
+typedef struct psm_msg psm_msg;
+
+/* Read the header block from fd (not closed; read to EOF later).
+ * PSM_ERR_MALFORMED when it is not a message. Free with psm_msg_free(). */
+int psm_msg_open(int fd, psm_msg **out);
+void psm_msg_free(psm_msg *m);
+
+/* The From: address (lower case), or NULL. Owned by m. */
+const char *psm_msg_from(const psm_msg *m);
+
+/* Sign: the top-level routing headers stay outside, the body entity (with
+ * its Content-* headers, put in canonical form and re-encoded where it
+ * would not survive transport, RFC 8551 section 3.1) is signed, detached
+ * (multipart/signed) or opaque (application/pkcs7-mime signed-data). */
+int psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *out);
+
+/* Verify a multipart/signed or application/pkcs7-mime signed-data
+ * message (also the x-pkcs7 names). The signed content (the inner entity)
+ * goes to content_out (may be NULL); *res says what was found. Returns 0
+ * when a check ran, PSM_ERR_MALFORMED when the message is not signed or
+ * not readable. */
+int psm_msg_verify(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
+                   psm_verify_result **res);
+
+#endif
