@@ -13,6 +13,7 @@ PACKAGES=(
 	gnutls-bin                    # p11tool (fixtures: CA certificate category)
 	libcmocka-dev                 # unit tests
 	python3 util-linux            # tests: JSON checks, flock, setsid
+	gpgsm gnupg libnss3-tools     # interop peers: gpgsm, NSS cmsutil
 )
 
 missing=()
