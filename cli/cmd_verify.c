@@ -96,6 +96,9 @@ print_summary(const psm_verify_result *res, const char *from)
 		fprintf(stderr, "  signed at:   %s\n", psm_fmt_time(res->signing_time, t, sizeof(t)));
 	if (res->digest != NULL)
 		fprintf(stderr, "  algorithm:   %s, %s\n", res->digest, res->signature_alg);
+	if (res->nested != NULL)
+		fprintf(stderr, "  nested:      the signed content is itself %s: check it too "
+		        "(verify or decrypt the content)\n", res->nested);
 }
 
 static void
@@ -122,6 +125,7 @@ print_json(const psm_verify_result *res, const char *from)
 	psm_json_time(&j, res->signing_time);
 	psm_json_kv_string(&j, "digest", res->digest);
 	psm_json_kv_string(&j, "signature_algorithm", res->signature_alg);
+	psm_json_kv_string(&j, "nested", res->nested);
 	psm_json_end_object(&j);
 }
 

@@ -113,6 +113,7 @@ psm_verify_result_free(psm_verify_result *res)
 	free(res->signer_subject);
 	free(res->signer_issuer);
 	free(res->anchor_subject);
+	free(res->nested);
 	for (i = 0; res->signer_emails != NULL && res->signer_emails[i] != NULL; i++)
 		free(res->signer_emails[i]);
 	free(res->signer_emails);

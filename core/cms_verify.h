@@ -37,6 +37,8 @@ typedef struct psm_verify_result {
 	const char *digest;         /* "sha256", static */
 	const char *signature_alg;  /* "rsaEncryption", "rsassaPss", "ecdsa-with-SHA256", static */
 	int from_matches;           /* 1 when From: is one of the signer's addresses */
+	char *nested;               /* the signed content is itself S/MIME: its
+	                               media type (e.g. "multipart/signed"), or NULL */
 	X509 *signer;               /* owned */
 	unsigned char *capabilities;/* DER of SMIMECapabilities, or NULL */
 	size_t capabilities_len;

@@ -831,6 +831,7 @@ struct splitter {
 	psm_crlf canon;           /* part 1 -> verifier, canonical CRLF */
 	psm_outfile *content;
 	struct dynbuf sig;
+	struct dynbuf inner;      /* the start of part 1: its header block */
 };
 
 static int
@@ -849,6 +850,12 @@ part1_data(struct splitter *s, const void *buf, size_t len)
 		return 0;
 	if ((r = psm_crlf_update(&s->canon, buf, len)) < 0)
 		return r;
+	if (s->inner.len < s->inner.max) {
+		size_t n = len < s->inner.max - s->inner.len ? len : s->inner.max - s->inner.len;
+
+		if ((r = dyn_add(&s->inner, buf, n)) < 0)
+			return r;
+	}
 	return s->content != NULL ? psm_outfile_write(s->content, buf, len) : 0;
 }
 
@@ -1044,6 +1051,33 @@ entity_body(const unsigned char *p, size_t len, size_t *blen, int *is_b64)
 	return NULL;
 }
 
+/* The media type of an entity whose start is in p, when it is S/MIME or
+ * signed itself (a nested layer), else NULL. */
+static char *
+nested_type(const unsigned char *p, size_t len)
+{
+	char *copy, *line, *save = NULL, type[128];
+	char *found = NULL;
+
+	if (len == 0 || (copy = strndup((const char *)p, len)) == NULL)
+		return NULL;
+	for (line = strtok_r(copy, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		if (*line == '\r' || *line == '\0')
+			break;          /* end of the header block */
+		if (strncasecmp(line, "Content-Type:", 13) != 0)
+			continue;
+		media_type(line + 13, type, sizeof(type));
+		if (strcmp(type, "multipart/signed") == 0 ||
+		    strcmp(type, "application/pkcs7-mime") == 0 ||
+		    strcmp(type, "application/x-pkcs7-mime") == 0 ||
+		    strcmp(type, "message/rfc822") == 0)
+			found = strdup(type);
+		break;
+	}
+	free(copy);
+	return found;
+}
+
 static int
 verify_detached(psm_msg *m, const char *ctv, const psm_verify_params *p,
                 psm_outfile *content_out, psm_verify_result **res)
@@ -1074,6 +1108,7 @@ verify_detached(psm_msg *m, const char *ctv, const psm_verify_params *p,
 	s.blen = strlen(boundary);
 	s.content = content_out;
 	s.sig.max = MAX_SIG_PART;
+	s.inner.max = 16384;
 	der.max = MAX_SIG_PART;
 	if ((r = psm_verifier_new(micalg, &s.v)) < 0)
 		goto out;
@@ -1108,9 +1143,11 @@ verify_detached(psm_msg *m, const char *ctv, const psm_verify_params *p,
 		r = dyn_add(&der, body, blen);
 	if (r < 0 || (r = psm_verifier_finish(s.v, der.p, der.len, p, res)) < 0)
 		goto out;
+	(*res)->nested = nested_type(s.inner.p, s.inner.len);
 	r = 0;
 out:
 	psm_verifier_free(s.v);
+	free(s.inner.p);
 	free(s.sig.p);
 	free(der.p);
 	free(boundary);
@@ -1168,6 +1205,10 @@ verify_opaque(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
 	                           (size_t)ASN1_STRING_length(*content))) < 0)
 		goto out;
 	r = psm_verifier_finish_cms(v, cms, p, res);
+	if (r == 0)
+		(*res)->nested = nested_type(ASN1_STRING_get0_data(*content),
+		                             (size_t)ASN1_STRING_length(*content) < 16384
+		                             ? (size_t)ASN1_STRING_length(*content) : 16384);
 out:
 	CMS_ContentInfo_free(cms);
 	psm_verifier_free(v);

@@ -9,7 +9,7 @@ if [ ! -d "$C/thunderbird" ]; then
 	echo "1..0 # SKIP corpus not found at $C"
 	exit 0
 fi
-plan 28
+plan 30
 TB=$C/thunderbird
 cat "$TB/smime/TestCA.pem" "$TB/_derived/NSS-Test-CA-ECC.cert.pem" >"$TMP/tbca.pem"
 
@@ -42,6 +42,9 @@ expect 1 "Thunderbird: SHA-1 .bad stays BAD with --allow-weak" "$TB/smime/alice.
 expect 1 "Thunderbird: outer signature over the LF-only part (NSS bug) is BAD" "$TB/smime/alice.env.dsig.SHA256.multipart.eml"
 expect 0 "Thunderbird: Dave's outer opaque signature over Alice's is GOOD" "$TB/smime/alice.plain.sig.SHA384.opaque.dave.sig.SHA384.opaque.eml"
 expect 0 "Thunderbird: Dave's outer detached signature over Alice's is GOOD" "$TB/smime/alice.plain.dsig.SHA512.multipart.dave.dsig.SHA512.multipart.eml"
+check "...and the nested signed layer is reported" err_has "nested:      the signed content is itself multipart/signed"
+run verify --anchors "$TMP/tbca.pem" -o "$TMP/content" "$TMP/content"
+check "...and the inner layer (Alice) verifies from the content written" sh -c "[ $RC -eq 0 ] && grep -qi 'alice@example.com' '$TMP/err'"
 expect 1 "Thunderbird: a signer from another CA generation is untrusted" "$TB/browser-smime-data/alice.html.sig.SHA256.opaque.eml"
 check "...and says so" err_has "chain is not valid"
 expect 2 "Thunderbird: an enveloped message is not a signed one" "$TB/smime/alice.dsig.SHA256.multipart.env.eml"
