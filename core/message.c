@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "message.h"
+#include "cms_stream.h"
 #include "encode.h"
 #include "error.h"
 
@@ -1156,64 +1157,100 @@ out:
 	return r;
 }
 
+/* Pull decoded bytes from the base64 body of the message. */
+struct b64pull {
+	struct rd *in;
+	EVP_ENCODE_CTX *ctx;
+	int done;
+};
+
+static int
+b64_pull(void *ud, unsigned char *buf, size_t cap, size_t *got)
+{
+	struct b64pull *p = ud;
+	int r, outl;
+
+	*got = 0;
+	while (*got == 0 && !p->done) {
+		size_t n;
+
+		if ((r = rd_fill(p->in)) < 0)
+			return r;
+		if (p->in->pos >= p->in->len) {
+			if (EVP_DecodeFinal(p->ctx, buf, &outl) < 0)
+				goto bad;
+			*got = (size_t)outl;
+			p->done = 1;
+			break;
+		}
+		/* 3 output bytes per 4 input characters: stay within cap */
+		n = p->in->len - p->in->pos;
+		if (n > (cap / 3) * 4 - 80)
+			n = (cap / 3) * 4 - 80;
+		if (EVP_DecodeUpdate(p->ctx, buf, &outl, p->in->buf + p->in->pos, (int)n) < 0)
+			goto bad;
+		p->in->pos += n;
+		*got = (size_t)outl;
+	}
+	return 0;
+bad:
+	psm_error_set("the message body is not valid base64");
+	return PSM_ERR_MALFORMED;
+}
+
+struct opaque_sink {
+	psm_verifier *v;
+	psm_outfile *content;
+	struct dynbuf inner;
+};
+
+static int
+opaque_content(void *ud, const void *buf, size_t len)
+{
+	struct opaque_sink *o = ud;
+	int r;
+
+	if ((r = psm_verifier_update(o->v, buf, len)) < 0)
+		return r;
+	if (o->inner.len < o->inner.max) {
+		size_t n = len < o->inner.max - o->inner.len ? len : o->inner.max - o->inner.len;
+
+		if ((r = dyn_add(&o->inner, buf, n)) < 0)
+			return r;
+	}
+	return o->content != NULL ? psm_outfile_write(o->content, buf, len) : 0;
+}
+
+/* Opaque signed-data: the content streams out of the BER as it is read
+ * (core/cms_stream.c); only the certificates and signer infos are kept. */
 static int
 verify_opaque(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
               psm_verify_result **res)
 {
-	struct dynbuf b64, der;
-	psm_verifier *v = NULL;
-	CMS_ContentInfo *cms = NULL;
-	const unsigned char *q;
-	ASN1_OCTET_STRING **content;
+	struct b64pull pull;
+	struct opaque_sink os;
+	unsigned char *der = NULL;
+	size_t der_len = 0;
 	int r;
 
-	memset(&b64, 0, sizeof(b64));
-	memset(&der, 0, sizeof(der));
-	/* TODO: a streaming BER reader; for now the encapsulated form is read
-	 * whole (capped) */
-	b64.max = der.max = (size_t)1 << 30;
-	for (;;) {
-		if ((r = rd_fill(&m->in)) < 0)
-			goto out;
-		if (m->in.pos >= m->in.len)
-			break;
-		if ((r = dyn_add(&b64, m->in.buf + m->in.pos, m->in.len - m->in.pos)) < 0)
-			goto out;
-		m->in.pos = m->in.len;
-	}
-	if ((r = decode_base64(b64.p, b64.len, &der)) < 0)
+	memset(&pull, 0, sizeof(pull));
+	memset(&os, 0, sizeof(os));
+	pull.in = &m->in;
+	os.content = content_out;
+	os.inner.max = 16384;
+	if ((pull.ctx = EVP_ENCODE_CTX_new()) == NULL)
+		return PSM_ERR_NOMEM;
+	EVP_DecodeInit(pull.ctx);
+	if ((r = psm_verifier_new(NULL, &os.v)) < 0 ||
+	    (r = psm_cms_detach_stream(b64_pull, &pull, opaque_content, &os, &der, &der_len)) < 0 ||
+	    (r = psm_verifier_finish(os.v, der, der_len, p, res)) < 0)
 		goto out;
-	q = der.p;
-	if ((cms = d2i_CMS_ContentInfo(NULL, &q, (long)der.len)) == NULL) {
-		ERR_clear_error();
-		psm_error_set("the message body is not a CMS structure");
-		r = PSM_ERR_MALFORMED;
-		goto out;
-	}
-	content = CMS_get0_content(cms);
-	if (content == NULL || *content == NULL) {
-		psm_error_set("the signed-data carries no content");
-		r = PSM_ERR_MALFORMED;
-		goto out;
-	}
-	if ((r = psm_verifier_new(NULL, &v)) < 0 ||
-	    (r = psm_verifier_update(v, ASN1_STRING_get0_data(*content),
-	                             (size_t)ASN1_STRING_length(*content))) < 0)
-		goto out;
-	if (content_out != NULL &&
-	    (r = psm_outfile_write(content_out, ASN1_STRING_get0_data(*content),
-	                           (size_t)ASN1_STRING_length(*content))) < 0)
-		goto out;
-	r = psm_verifier_finish_cms(v, cms, p, res);
-	if (r == 0)
-		(*res)->nested = nested_type(ASN1_STRING_get0_data(*content),
-		                             (size_t)ASN1_STRING_length(*content) < 16384
-		                             ? (size_t)ASN1_STRING_length(*content) : 16384);
+	(*res)->nested = nested_type(os.inner.p, os.inner.len);
 out:
-	CMS_ContentInfo_free(cms);
-	psm_verifier_free(v);
-	free(b64.p);
-	free(der.p);
+	EVP_ENCODE_CTX_free(pull.ctx);
+	psm_verifier_free(os.v);
+	free(os.inner.p);
+	free(der);
 	return r;
 }
 
