@@ -1,0 +1,23 @@
+#!/bin/bash
+# Build the libFuzzer harnesses with clang (ASan + UBSan), into fuzz/out/.
+#   fuzz/build.sh && fuzz/out/fuzz_cms_stream -runs=2000000 fuzz/corpus/cms/
+# Needs clang and libclang-rt-*-dev (Debian: clang-14 libclang-rt-14-dev).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/fuzz/out
+mkdir -p "$out"
+printf '#define _GNU_SOURCE 1\n' >"$out/config.h"
+CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$out -I$top/core -I$top/tokens"
+LIBS="$(pkg-config --libs openssl)"
+build() { # name sources...
+	local name=$1
+	shift
+	clang $CFLAGS -o "$out/$name" "$@" $LIBS
+	echo "built $out/$name"
+}
+build fuzz_cms_stream "$top/fuzz/fuzz_cms_stream.c" "$top/core/cms_stream.c" "$top/core/error.c"
+for h in "$top"/fuzz/fuzz_mime_*.c; do
+	[ -e "$h" ] || continue
+	n=$(basename "$h" .c)
+	build "$n" "$h" "$top/core/mime_header.c" "$top/core/mime_reader.c" "$top/core/error.c"
+done
