@@ -64,11 +64,14 @@ psm_verifier_new(const char *micalg, psm_verifier **out)
 			v->micalg_nid = micalg_nid(first);
 		}
 	}
-	/* Hash with every usual digest: a wrong micalg must not make us read
-	 * the content twice, and the SignerInfo decides which one counts. */
+	/* Hash with the digest micalg names (a SignerInfo with another one
+	 * fails: micalg must match), or with every usual one when it names
+	 * none we know, so the content is read once either way. */
 	for (i = 0; i < NDIGESTS; i++) {
 		const EVP_MD *md = EVP_get_digestbynid(all_digests[i]);
 
+		if (v->micalg_nid != NID_undef && all_digests[i] != v->micalg_nid)
+			continue;
 		if ((v->md[i] = EVP_MD_CTX_new()) == NULL || md == NULL ||
 		    !EVP_DigestInit_ex(v->md[i], md, NULL)) {
 			psm_verifier_free(v);
@@ -340,9 +343,11 @@ psm_verifier_finish_cms(psm_verifier *v, CMS_ContentInfo *cms, const psm_verify_
 	} else if (nid == NID_sha1 && !p->allow_weak) {
 		fail(res, "the signature uses SHA-1, which is weak; --allow-weak accepts it");
 	}
-	if (v->micalg_nid != NID_undef && v->micalg_nid != nid)
+	if (v->micalg_nid != NID_undef && v->micalg_nid != nid) {
 		fail(res, "micalg says %s but the signature uses %s", OBJ_nid2sn(v->micalg_nid),
 		     OBJ_nid2sn(nid));
+		goto done;
+	}
 	/* the content: our digest against the signed messageDigest */
 	if (our_digest(v, nid, digest, &dlen) == NULL) {
 		fail(res, "the signature uses a digest p11smime does not support (%s)",

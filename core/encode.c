@@ -270,35 +270,55 @@ psm_crlf_init(psm_crlf *c, const char *eol, psm_sink_fn sink, void *ud)
 int
 psm_crlf_update(psm_crlf *c, const void *buf, size_t len)
 {
-	const unsigned char *p = buf, *start = p;
-	size_t i;
+	const unsigned char *p = buf, *end = p + len;
+	unsigned char out[16384];
+	size_t eol_len = strlen(c->eol), n = 0;
 	int r;
 
-	for (i = 0; i < len; i++) {
+	/* convert into a local buffer and hand it on in large pieces; runs
+	 * without CR or LF are found with memchr and copied whole */
+	while (p < end) {
+		const unsigned char *lf, *cr, *stop;
+		size_t k;
+
+		if (n + 2 + eol_len >= sizeof(out)) {
+			if ((r = c->sink(c->ud, out, n)) < 0)
+				return r;
+			n = 0;
+		}
 		if (c->pending_cr) {
 			c->pending_cr = 0;
-			if (p[i] == '\n') {
-				if ((r = c->sink(c->ud, c->eol, strlen(c->eol))) < 0)
-					return r;
-				start = p + i + 1;
+			if (*p == '\n') {
+				memcpy(out + n, c->eol, eol_len);
+				n += eol_len;
+				p++;
 				continue;
 			}
-			if ((r = c->sink(c->ud, "\r", 1)) < 0)
-				return r;
+			out[n++] = '\r';
+			continue;
 		}
-		if (p[i] == '\r' || p[i] == '\n') {
-			if (p + i > start && (r = c->sink(c->ud, start, (size_t)(p + i - start))) < 0)
-				return r;
-			start = p + i + 1;
-			if (p[i] == '\r')
-				c->pending_cr = 1;
-			else if ((r = c->sink(c->ud, c->eol, strlen(c->eol))) < 0)
-				return r;
+		k = (size_t)(end - p);
+		if (k > sizeof(out) - n - 2 - eol_len)
+			k = sizeof(out) - n - 2 - eol_len;
+		lf = memchr(p, '\n', k);
+		stop = lf != NULL ? lf : p + k;
+		cr = memchr(p, '\r', (size_t)(stop - p));
+		if (cr != NULL)
+			stop = cr;
+		memcpy(out + n, p, (size_t)(stop - p));
+		n += (size_t)(stop - p);
+		p = stop;
+		if (p >= end || (cr == NULL && lf == NULL))
+			continue;
+		if (*p == '\r') {
+			c->pending_cr = 1;
+		} else {
+			memcpy(out + n, c->eol, eol_len);
+			n += eol_len;
 		}
+		p++;
 	}
-	if (p + len > start)
-		return c->sink(c->ud, start, (size_t)(p + len - start));
-	return 0;
+	return n > 0 ? c->sink(c->ud, out, n) : 0;
 }
 
 int

@@ -478,41 +478,67 @@ struct scan {
 	int prev_cr;
 };
 
+/* One (part of a) line, without its LF: update the line state. */
+static void
+scan_line_part(struct scan *s, const unsigned char *p, size_t n)
+{
+	const unsigned char *cr;
+	size_t i;
+
+	if (n == 0)
+		return;
+	if (s->prev_cr)
+		s->risky = 1;           /* a CR not followed by LF */
+	/* a CR inside the line, other than one right before its LF */
+	cr = memchr(p, '\r', n);
+	if (cr != NULL && cr != p + n - 1)
+		s->risky = 1;
+	s->prev_cr = p[n - 1] == '\r';
+	s->col += n;
+	if (s->col > 998 + 1)
+		s->risky = 1;
+	if (s->at_start) {
+		for (i = 0; i < n && s->nstart < 5; i++)
+			s->start[s->nstart++] = (char)p[i];
+		if (s->nstart == 5) {
+			if (memcmp(s->start, "From ", 5) == 0)
+				s->risky = 1;
+			s->at_start = 0;
+		}
+	}
+	/* the last character before the line end (or the CR) */
+	if (n >= 2 || !s->prev_cr) {
+		unsigned char last = s->prev_cr ? p[n - 2] : p[n - 1];
+
+		s->prev_ws = last == ' ' || last == '\t';
+	}
+}
+
 static void
 scan_bytes(struct scan *s, const unsigned char *p, size_t n)
 {
+	const unsigned char *end = p + n, *lf;
 	size_t i;
+	unsigned char any = 0;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
-
-		if (s->prev_cr && c != '\n')
-			s->risky = 1;           /* a lone CR */
-		s->prev_cr = c == '\r';
-		if (c == '\r')
-			continue;
-		if (c == '\n') {
-			if (s->prev_ws)
-				s->risky = 1;       /* trailing white space */
-			s->col = 0;
-			s->prev_ws = 0;
-			s->nstart = 0;
-			s->at_start = 1;
-			continue;
-		}
-		if (c >= 0x80 || c == 0)
-			s->eight_bit = 1;
-		if (++s->col > 998)
-			s->risky = 1;
-		s->prev_ws = c == ' ' || c == '\t';
-		if (s->at_start) {
-			s->start[s->nstart++] = (char)c;
-			if (s->nstart == 5) {
-				if (memcmp(s->start, "From ", 5) == 0)
-					s->risky = 1;
-				s->at_start = 0;
-			}
-		}
+	/* 8-bit data or NUL anywhere (a loop the compiler vectorises) */
+	for (i = 0; i < n; i++)
+		any |= (unsigned char)((p[i] & 0x80) | (p[i] == 0));
+	if (any)
+		s->eight_bit = 1;
+	while (!s->risky && p < end) {
+		lf = memchr(p, '\n', (size_t)(end - p));
+		scan_line_part(s, p, (size_t)((lf != NULL ? lf : end) - p));
+		if (lf == NULL)
+			break;
+		if (s->prev_ws)
+			s->risky = 1;       /* trailing white space */
+		s->col = 0;
+		s->prev_ws = 0;
+		s->prev_cr = 0;
+		s->nstart = 0;
+		s->at_start = 1;
+		p = lf + 1;
 	}
 }
 
@@ -592,6 +618,36 @@ stream_body(psm_msg *m, int spool_fd, enum body_mode mode, struct entity_sink *e
 	case BODY_B64: return psm_b64enc_final(&b64);
 	}
 	return 0;
+}
+
+/* Scan the rest of a seekable input in place, then rewind to the body.
+ * Returns 1 when done, 0 when the input cannot seek (spool instead). */
+static int
+scan_in_place(psm_msg *m, struct scan *s)
+{
+	off_t here = lseek(m->in.fd, 0, SEEK_CUR), body;
+	int r;
+
+	if (here < 0)
+		return 0;
+	body = here - (off_t)(m->in.len - m->in.pos);
+	memset(s, 0, sizeof(*s));
+	s->at_start = 1;
+	for (;;) {
+		if ((r = rd_fill(&m->in)) < 0)
+			return r;
+		if (m->in.pos >= m->in.len)
+			break;
+		scan_bytes(s, m->in.buf + m->in.pos, m->in.len - m->in.pos);
+		m->in.pos = m->in.len;
+	}
+	if (lseek(m->in.fd, body, SEEK_SET) != body) {
+		psm_error_set("cannot re-read the message: %s", strerror(errno));
+		return PSM_ERR_IO;
+	}
+	m->in.pos = m->in.len = 0;
+	m->in.eof = 0;
+	return 1;
 }
 
 /* Copy the rest of the input to an unlinked spool file while scanning it. */
@@ -685,7 +741,9 @@ psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *o
 	} else if (!multipart && (strcmp(cte, "8bit") == 0 || strcmp(cte, "binary") == 0)) {
 		mode = is_text && strcmp(cte, "8bit") == 0 ? BODY_QP : BODY_B64;
 	} else {
-		if ((r = spool_body(m, &sc, &spool_fd)) < 0)
+		/* a regular file is scanned in place; a pipe is spooled */
+		if ((r = scan_in_place(m, &sc)) < 0 ||
+		    (r == 0 && (r = spool_body(m, &sc, &spool_fd)) < 0))
 			goto out;
 		if (multipart && (sc.eight_bit || sc.risky)) {
 			psm_error_set("8-bit data or unprotected lines inside a multipart body are not "

@@ -199,6 +199,22 @@ test_crlf_converts_lf_and_keeps_crlf(void **state)
 }
 
 static void
+test_crlf_long_input_without_line_ends(void **state)
+{
+	static char big[60000];
+	psm_crlf c;
+	struct out *o = calloc(1, sizeof(*o));
+
+	memset(big, 'x', sizeof(big) - 1);
+	psm_crlf_init(&c, "\r\n", sink, o);
+	assert_int_equal(psm_crlf_update(&c, big, 40000), 0);
+	assert_int_equal(psm_crlf_update(&c, "\n", 1), 0);
+	assert_int_equal(psm_crlf_final(&c), 0);
+	assert_int_equal(o->len, 40002);
+	free(o);
+}
+
+static void
 test_crlf_keeps_trailing_lone_cr(void **state)
 {
 	struct out o;
@@ -222,6 +238,7 @@ main(void)
 		cmocka_unit_test(test_b64_empty_input_is_empty),
 		cmocka_unit_test(test_crlf_converts_lf_and_keeps_crlf),
 		cmocka_unit_test(test_crlf_keeps_trailing_lone_cr),
+		cmocka_unit_test(test_crlf_long_input_without_line_ends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
