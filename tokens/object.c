@@ -725,6 +725,10 @@ psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
 			continue;
 		if (uri != NULL && !psm_slot_matches(s, uri))
 			continue;
+		/* a trust module (p11-kit's CA store) holds no keys: skip its
+		 * hundreds of certificates unless it was asked for */
+		if (uri == NULL && s->mod->trust_policy)
+			continue;
 		matched++;
 		first = list->n;
 		if ((r = list_token(p11, s, list)) < 0)

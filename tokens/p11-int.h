@@ -16,6 +16,7 @@ struct psm_module {
 	char manufacturer[33];
 	char *error;
 	int from_registry;          /* released with the registry list */
+	int trust_policy;           /* a trust module (CA certificates, no keys) */
 };
 
 struct psm_slot {

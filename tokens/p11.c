@@ -175,6 +175,12 @@ load_registry(psm_p11 *p11)
 		char *file = p11_kit_module_get_filename(fl);
 
 		m->from_registry = 1;
+		{
+			char *tp = p11_kit_config_option(fl, "trust-policy");
+
+			m->trust_policy = tp != NULL && strcmp(tp, "yes") == 0;
+			free(tp);
+		}
 		r = module_fill(m, fl, name, file);
 		free(name);
 		free(file);
