@@ -19,6 +19,7 @@ struct psm_outfile {
 	char *path;        /* target, NULL for stdout */
 	char *tmp;         /* temporary path next to the target (NULL once renamed) */
 	int committed;
+	int target_fd;     /* spooled output goes here on commit (stdout, a device) */
 	unsigned char buf[OUT_BUF];
 	size_t nbuf;
 };
@@ -52,7 +53,32 @@ psm_outfile_open(const char *path, psm_outfile **out)
 	if ((of = calloc(1, sizeof(*of))) == NULL)
 		return PSM_ERR_NOMEM;
 	of->fd = -1;
-	if (path == NULL || strcmp(path, "-") == 0) {
+	of->target_fd = STDOUT_FILENO;
+	if (path != NULL && strcmp(path, "-") == 0)
+		path = NULL;
+	/* a device or a pipe (/dev/null, /dev/stdout, a FIFO) must never be
+	 * replaced by a rename: spool, and copy into it on commit */
+	{
+		struct stat st;
+
+		if (path != NULL && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			if (S_ISDIR(st.st_mode)) {
+				psm_error_set("cannot write %s: it is a folder", path);
+				free(of);
+				return PSM_ERR_IO;
+			}
+			if ((of->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+				psm_error_set("cannot write %s: %s", path, strerror(errno));
+				free(of);
+				return PSM_ERR_IO;
+			}
+			/* still spooled: nothing is released before commit */
+			of->target_fd = of->fd;
+			of->fd = -1;
+			path = NULL;
+		}
+	}
+	if (path == NULL) {
 		const char *dir = getenv("TMPDIR");
 		char tmpl[4096];
 
@@ -61,7 +87,7 @@ psm_outfile_open(const char *path, psm_outfile **out)
 		if ((of->fd = mkostemp(tmpl, O_CLOEXEC)) < 0) {
 			psm_error_set("cannot make a spool file in %s: %s",
 			              dir != NULL ? dir : "/tmp", strerror(errno));
-			free(of);
+			psm_outfile_free(of);
 			return PSM_ERR_IO;
 		}
 		unlink(tmpl);   /* nobody else sees it; it vanishes with us */
@@ -147,8 +173,8 @@ psm_outfile_commit(psm_outfile *of)
 					continue;
 				return PSM_ERR_IO;
 			}
-			if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0) {
-				psm_error_set("cannot write to standard output: %s", strerror(errno));
+			if (write_all(of->target_fd, buf, (size_t)n) < 0) {
+				psm_error_set("cannot write the output: %s", strerror(errno));
 				return PSM_ERR_IO;
 			}
 		}
@@ -178,6 +204,8 @@ psm_outfile_free(psm_outfile *of)
 		return;
 	if (of->fd >= 0)
 		close(of->fd);
+	if (of->target_fd > STDERR_FILENO)
+		close(of->target_fd);
 	if (of->tmp != NULL)
 		unlink(of->tmp);
 	free(of->tmp);

@@ -255,8 +255,15 @@ psm_anchors_load(psm_store *st, const char *const *files, size_t n, int use_syst
 	if (st != NULL)
 		psm_store_add_trusted(st, store, NULL);
 	if (use_system) {
-		/* the system store: what p11-kit's trust module also serves */
-		if (!X509_STORE_set_default_paths(store))
+		/* the system store (what p11-kit's trust module also serves),
+		 * through its hashed folder: looked up by subject when needed,
+		 * instead of parsing the whole bundle on every run */
+		X509_LOOKUP *dir = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+		const char *path = getenv(X509_get_default_cert_dir_env());
+
+		if (dir == NULL || !X509_LOOKUP_add_dir(dir, path != NULL ? path
+		                                        : X509_get_default_cert_dir(),
+		                                        X509_FILETYPE_PEM))
 			ERR_clear_error();
 	}
 	*out = store;

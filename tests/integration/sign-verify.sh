@@ -3,7 +3,7 @@
 # type, detached and opaque, 7bit/8bit/binary bodies, LF and CRLF input,
 # checked by p11smime verify and openssl cms; and the negative twins.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 44
+plan 46
 fixtures
 A="--anchors $PKI/anchors.pem"
 cat "$PKI/anchors.pem" >"$TMP/root.pem"
@@ -72,6 +72,18 @@ check "verify --json reports signer, anchor and algorithm" json_q '
   d["valid"] and d["from_matches"] and "carol@example.org" in d["signer_emails"]
   and "Root CA" in d["anchor"] and d["digest"]=="SHA256"'
 check "a valid signer is remembered in the certificate store" sh -c "ls '$P11SMIME_HOME/certs/' | grep -q '.pem'"
+
+# a pipe or device as OUT is written into, never replaced by a rename
+mkfifo "$TMP/fifo"
+cat "$TMP/fifo" >"$TMP/fifo.out" &
+run verify $A -o "$TMP/fifo" "$TMP/alice.signed"
+wait
+check "-o to a FIFO writes the content into it and leaves the FIFO in place" sh -c "[ $RC -eq 0 ] && [ -p '$TMP/fifo' ] && grep -q 'plain text' '$TMP/fifo.out'"
+cat "$TMP/fifo" >"$TMP/fifo.out" &
+sed 's/plain text\./plain text!/' "$TMP/alice.signed" >"$TMP/t0"
+run verify $A -o "$TMP/fifo" "$TMP/t0"
+wait
+check "...and a failed check releases nothing into it" sh -c "[ $RC -eq 1 ] && [ ! -s '$TMP/fifo.out' ]"
 
 # ---- negative twins ----
 neg() { # desc file expected-rc text
