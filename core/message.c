@@ -12,6 +12,7 @@
 #include "error.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -518,13 +519,21 @@ static void
 scan_bytes(struct scan *s, const unsigned char *p, size_t n)
 {
 	const unsigned char *end = p + n, *lf;
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t acc = 0, w;
 	size_t i;
-	unsigned char any = 0;
 
-	/* 8-bit data or NUL anywhere (a loop the compiler vectorises) */
-	for (i = 0; i < n; i++)
-		any |= (unsigned char)((p[i] & 0x80) | (p[i] == 0));
-	if (any)
+	/* 8-bit data or NUL anywhere, eight bytes at a time: a byte with its
+	 * high bit set, or a zero byte ((w - 1s) & ~w & highs) */
+	for (i = 0; !s->eight_bit && i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= (w | ((w - ones) & ~w)) & highs;
+		if ((i & 4095) == 4088 && acc != 0)
+			s->eight_bit = 1;
+	}
+	for (; i < n; i++)
+		acc |= (p[i] & 0x80) | (p[i] == 0 ? 0x80 : 0);
+	if (acc != 0)
 		s->eight_bit = 1;
 	while (!s->risky && p < end) {
 		lf = memchr(p, '\n', (size_t)(end - p));

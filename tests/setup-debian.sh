@@ -14,6 +14,7 @@ PACKAGES=(
 	libcmocka-dev                 # unit tests
 	python3 util-linux            # tests: JSON checks, flock, setsid
 	gpgsm gnupg libnss3-tools     # interop peers: gpgsm, NSS cmsutil
+	libengine-pkcs11-openssl gnupg-pkcs11-scd hyperfine time   # make bench: the peers on the token
 )
 
 missing=()
