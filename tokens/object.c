@@ -606,6 +606,13 @@ list_token(psm_p11 *p11, struct psm_slot *s, psm_key_list *list)
 		cp[i].pub_len = certs[i].ci->pub_len;
 	}
 	psm_pair_keys(kp, nkeys, cp, ncerts, cert_of, how);
+	/* keep the token's certificates for chain building (parsing them is
+	 * the costly part of a small signature) */
+	if (s->certs == NULL && (s->certs = sk_X509_new_null()) != NULL) {
+		for (i = 0; i < ncerts; i++)
+			if (sk_X509_push(s->certs, certs[i].x509))
+				X509_up_ref(certs[i].x509);
+	}
 	for (i = 0; i < nkeys; i++) {
 		struct tok_cert *c = cert_of[i] >= 0 ? &certs[cert_of[i]] : NULL;
 
@@ -773,6 +780,11 @@ psm_p11_token_certs(psm_p11 *p11, const psm_slot_info *slot, STACK_OF(X509) **ou
 	if (s == NULL) {
 		psm_error_set("that token is no longer known");
 		return PSM_ERR_NOT_FOUND;
+	}
+	if (s->certs != NULL) {
+		if ((*out = X509_chain_up_ref(s->certs)) == NULL)
+			return PSM_ERR_NOMEM;
+		return 0;
 	}
 	if ((r = psm_slot_session(s, &session)) < 0 ||
 	    (r = read_certs(s->mod->fl, session, &certs, &n)) < 0)

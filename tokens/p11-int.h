@@ -25,6 +25,7 @@ struct psm_slot {
 	CK_SLOT_ID id;
 	CK_SESSION_HANDLE session;  /* CK_INVALID_HANDLE when none open */
 	char *uri;
+	STACK_OF(X509) *certs;      /* the token's certificates, once read */
 };
 
 struct psm_lp11;                    /* a libp11 context (tokens/key.c) */
