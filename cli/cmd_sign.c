@@ -69,8 +69,9 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 	psm_key *key = NULL;
 	psm_msg *msg = NULL;
 	psm_outfile *out = NULL;
-	STACK_OF(X509) *pool = NULL, *chain = NULL, *tokcerts = NULL;
-	int c, i, fd = -1, r;
+	STACK_OF(X509) *pool = NULL, *chain = NULL;
+	X509 *enc_cert = NULL;
+	int c, fd = -1, r;
 
 	memset(&sp, 0, sizeof(sp));
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
@@ -133,19 +134,14 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 		r = PSM_ERR_KEY_USAGE;
 		goto fail;
 	}
-	/* the chain: CA certificates on the token and from --certfile */
-	if (psm_p11_token_certs(p11, psm_key_get_info(key)->slot, &tokcerts) == 0) {
-		if (pool == NULL)
-			pool = sk_X509_new_null();
-		for (i = 0; pool != NULL && i < sk_X509_num(tokcerts); i++)
-			if (sk_X509_push(pool, sk_X509_value(tokcerts, i)))
-				X509_up_ref(sk_X509_value(tokcerts, i));
-	}
-	if ((r = psm_chain_build(psm_key_cert(key), pool, &chain)) < 0)
+	/* the chain: the issuers on the token and from --certfile */
+	if ((r = psm_p11_token_issuers(p11, psm_key_get_info(key)->slot, psm_key_cert(key),
+	                               &pool)) < 0 ||
+	    (r = psm_chain_build(psm_key_cert(key), pool, &chain)) < 0)
 		goto fail;
 	sp.signer = psm_key_cert(key);
 	sp.chain = chain;
-	sp.enc_cert = psm_key_enc_cert(key);
+	sp.enc_cert = enc_cert = psm_p11_key_enc_cert(p11, key);
 	if ((r = psm_outfile_open(outpath, &out)) < 0 ||
 	    (r = psm_msg_sign(msg, psm_key_pkey(key), &sp, out)) < 0 ||
 	    (r = psm_outfile_commit(out)) < 0)
@@ -158,7 +154,7 @@ fail:
 	psm_p11_free(p11);
 	sk_X509_pop_free(pool, X509_free);
 	sk_X509_pop_free(chain, X509_free);
-	sk_X509_pop_free(tokcerts, X509_free);
+	X509_free(enc_cert);
 	free(found_uri);
 	if (fd > STDIN_FILENO)
 		close(fd);

@@ -12,6 +12,7 @@
 #include "p11-int.h"
 #include "ckr.h"
 #include "error.h"
+#include "certinfo.h"
 
 #include <stdlib.h>
 #include <stdint.h>
@@ -173,16 +174,6 @@ lp11_for_slot(psm_p11 *p11, struct psm_slot *s, struct psm_lp11 **out, PKCS11_SL
 	return 0;
 }
 
-static int
-uri_wants(P11KitUri *uri, CK_ATTRIBUTE_TYPE type, const void *value, size_t len)
-{
-	CK_ATTRIBUTE *a = p11_kit_uri_get_attribute(uri, type);
-
-	if (a == NULL)
-		return 1;
-	return a->ulValueLen == len && (len == 0 || memcmp(a->pValue, value, len) == 0);
-}
-
 /* Find the private key in our listing of slot s that the URI names. */
 static int
 match_listed_key(psm_key_list *list, const struct psm_slot *s, P11KitUri *uri,
@@ -195,8 +186,8 @@ match_listed_key(psm_key_list *list, const struct psm_slot *s, P11KitUri *uri,
 
 		if (!k->has_key || k->slot != &s->info)
 			continue;
-		if (!uri_wants(uri, CKA_ID, k->id, k->id_len) ||
-		    !uri_wants(uri, CKA_LABEL, k->label, strlen(k->label)))
+		if (!psm_uri_wants(uri, CKA_ID, k->id, k->id_len) ||
+		    !psm_uri_wants(uri, CKA_LABEL, k->label, strlen(k->label)))
 			continue;
 		if (++*count == 1)
 			*out = k;
@@ -254,7 +245,7 @@ find_key(psm_p11 *p11, P11KitUri *uri, const char *key_uri, struct psm_slot **sl
 		 * one token, logging in as needed */
 		if ((r = lp11_for_slot(p11, s, &lp, &ls)) < 0)
 			return r;
-		if ((r = psm_p11_list_keys(p11, s->info.uri, &list)) < 0)
+		if ((r = psm_p11_list_keys_filtered(p11, s->info.uri, uri, &list)) < 0)
 			return r;
 		match_listed_key(list, s, uri, &k, &count);
 		if (count > before && before == 0) {
@@ -372,43 +363,37 @@ psm_key_cert(const psm_key *key)
 	return key->info != NULL ? key->info->cert : NULL;
 }
 
-/* Does cert name addr among its e-mail addresses? */
-static int
-cert_has_email(const psm_key_info *k, const char *addr)
-{
-	size_t i;
-
-	for (i = 0; k->emails != NULL && k->emails[i] != NULL; i++)
-		if (strcasecmp(k->emails[i], addr) == 0)
-			return 1;
-	return 0;
-}
-
 X509 *
-psm_key_enc_cert(const psm_key *key)
+psm_p11_key_enc_cert(psm_p11 *p11, const psm_key *key)
 {
 	const psm_key_info *me = key->info;
-	size_t i, e;
+	STACK_OF(X509) *same = NULL;
+	X509 *found = NULL;
+	int i;
 
-	if (me == NULL || me->cert == NULL)
+	if (me == NULL || me->cert == NULL ||
+	    psm_p11_token_same_subject(p11, me->slot, me->cert, &same) < 0)
 		return NULL;
-	for (i = 0; i < psm_key_list_count(key->list); i++) {
-		const psm_key_info *k = psm_key_list_get(key->list, i);
-		uint32_t ku;
+	for (i = 0; found == NULL && i < sk_X509_num(same); i++) {
+		X509 *c = sk_X509_value(same, i);
+		psm_certinfo *ci = NULL;
+		uint32_t ku = X509_get_key_usage(c);
+		size_t a, b;
 
-		if (k == me || k->cert == NULL || X509_cmp(k->cert, me->cert) == 0 ||
-		    !(k->can_decrypt || k->can_unwrap || k->can_derive))
+		if (X509_cmp(c, me->cert) == 0 || !(ku & (KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT)) ||
+		    X509_cmp_current_time(X509_get0_notAfter(c)) < 0)
+			continue;   /* the signer itself, not for encryption, or retired */
+		if (psm_certinfo_new(c, &ci) < 0)
 			continue;
-		ku = X509_get_key_usage(k->cert);
-		if (!(ku & (KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT)))
-			continue;
-		if (X509_cmp_current_time(X509_get0_notAfter(k->cert)) < 0)
-			continue;   /* expired: a retired key */
-		for (e = 0; me->emails != NULL && me->emails[e] != NULL; e++)
-			if (cert_has_email(k, me->emails[e]))
-				return k->cert;
+		for (a = 0; found == NULL && ci->emails[a] != NULL; a++)
+			for (b = 0; found == NULL && me->emails != NULL && me->emails[b] != NULL; b++)
+				if (strcasecmp(ci->emails[a], me->emails[b]) == 0 && X509_up_ref(c))
+					found = c;
+		psm_certinfo_free(ci);
 	}
-	return NULL;
+	sk_X509_pop_free(same, X509_free);
+	ERR_clear_error();
+	return found;
 }
 
 const psm_key_info *

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <openssl/objects.h>
 
@@ -441,8 +442,29 @@ tok_certs_free(struct tok_cert *certs, size_t n)
 	free(certs);
 }
 
+/* Does the attribute set carry a CKA_ID equal to one of the keys'? */
 static int
-read_certs(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, struct tok_cert **out, size_t *nout)
+id_among(const struct attrs *t, const struct tok_key *keys, size_t nkeys)
+{
+	const CK_ATTRIBUTE *id = attrs_get(t, CKA_ID);
+	size_t i;
+
+	for (i = 0; id != NULL && i < nkeys; i++) {
+		const CK_ATTRIBUTE *kid = attrs_get(&keys[i].t, CKA_ID);
+
+		if (kid != NULL && kid->ulValueLen == id->ulValueLen &&
+		    memcmp(kid->pValue, id->pValue, id->ulValueLen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Read the token's X.509 certificates. With only (not NULL), parse just
+ * those filed under the CKA_ID of one of those keys: parsing is the
+ * costly part, and one key needs one certificate. */
+static int
+read_certs(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, const struct tok_key *only,
+           size_t nonly, struct tok_cert **out, size_t *nout)
 {
 	static const CK_ATTRIBUTE_TYPE types[] = { CKA_ID, CKA_LABEL, CKA_CERTIFICATE_TYPE, CKA_VALUE };
 	CK_OBJECT_HANDLE *h = NULL;
@@ -469,7 +491,7 @@ read_certs(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, struct tok_cert **ou
 			goto fail;
 		attrs_ulong(&c->t, CKA_CERTIFICATE_TYPE, &ctype);
 		v = attrs_get(&c->t, CKA_VALUE);
-		if (ctype != CKC_X_509 || v == NULL) {
+		if (ctype != CKC_X_509 || v == NULL || (only != NULL && !id_among(&c->t, only, nonly))) {
 			attrs_clear(&c->t);
 			continue;
 		}
@@ -549,8 +571,38 @@ tok_keys_free(struct tok_key *keys, size_t n)
 	free(keys);
 }
 
+int
+psm_uri_wants(P11KitUri *uri, CK_ATTRIBUTE_TYPE type, const void *value, size_t len)
+{
+	CK_ATTRIBUTE *a = p11_kit_uri_get_attribute(uri, type);
+
+	if (a == NULL)
+		return 1;
+	return a->ulValueLen == len && (len == 0 || memcmp(a->pValue, value, len) == 0);
+}
+
+/* Keep only the private keys the URI names (by CKA_ID and label). */
+static void
+filter_keys(struct tok_key *keys, size_t *nkeys, P11KitUri *filter)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < *nkeys; i++) {
+		const CK_ATTRIBUTE *id = attrs_get(&keys[i].t, CKA_ID);
+		const CK_ATTRIBUTE *label = attrs_get(&keys[i].t, CKA_LABEL);
+
+		if (psm_uri_wants(filter, CKA_ID, id ? id->pValue : NULL, id ? id->ulValueLen : 0) &&
+		    psm_uri_wants(filter, CKA_LABEL, label ? label->pValue : NULL,
+		                  label ? label->ulValueLen : 0))
+			keys[kept++] = keys[i];
+		else
+			attrs_clear(&keys[i].t);
+	}
+	*nkeys = kept;
+}
+
 static int
-list_token(psm_p11 *p11, struct psm_slot *s, psm_key_list *list)
+list_token(psm_p11 *p11, struct psm_slot *s, psm_key_list *list, P11KitUri *filter)
 {
 	CK_FUNCTION_LIST *fl = s->mod->fl;
 	CK_SESSION_HANDLE session;
@@ -574,8 +626,14 @@ list_token(psm_p11 *p11, struct psm_slot *s, psm_key_list *list)
 		logged = 1;
 	}
 	if ((r = read_keys(fl, session, CKO_PRIVATE_KEY, &keys, &nkeys)) < 0 ||
-	    (r = read_keys(fl, session, CKO_PUBLIC_KEY, &pubs, &npubs)) < 0 ||
-	    (r = read_certs(fl, session, &certs, &ncerts)) < 0)
+	    (r = read_keys(fl, session, CKO_PUBLIC_KEY, &pubs, &npubs)) < 0)
+		goto out;
+	if (filter != NULL && logged)
+		filter_keys(keys, &nkeys, filter);
+	else
+		filter = NULL;
+again:
+	if ((r = read_certs(fl, session, filter != NULL ? keys : NULL, nkeys, &certs, &ncerts)) < 0)
 		goto out;
 	if ((pubattrs = calloc(npubs + 1, sizeof(*pubattrs))) == NULL)
 		goto nomem;
@@ -606,9 +664,32 @@ list_token(psm_p11 *p11, struct psm_slot *s, psm_key_list *list)
 		cp[i].pub_len = certs[i].ci->pub_len;
 	}
 	psm_pair_keys(kp, nkeys, cp, ncerts, cert_of, how);
+	if (filter != NULL) {
+		/* a key whose certificate is filed under another ID: read all */
+		for (i = 0; i < nkeys && cert_of[i] >= 0; i++)
+			;
+		if (i < nkeys) {
+			filter = NULL;
+			tok_certs_free(certs, ncerts);
+			certs = NULL;
+			ncerts = 0;
+			free(kp);
+			free(cp);
+			free(cert_of);
+			free(how);
+			free(used);
+			free(pubattrs);
+			kp = cp = NULL;
+			cert_of = NULL;
+			how = NULL;
+			used = NULL;
+			pubattrs = NULL;
+			goto again;
+		}
+	}
 	/* keep the token's certificates for chain building (parsing them is
 	 * the costly part of a small signature) */
-	if (s->certs == NULL && (s->certs = sk_X509_new_null()) != NULL) {
+	if (filter == NULL && s->certs == NULL && (s->certs = sk_X509_new_null()) != NULL) {
 		for (i = 0; i < ncerts; i++)
 			if (sk_X509_push(s->certs, certs[i].x509))
 				X509_up_ref(certs[i].x509);
@@ -694,6 +775,13 @@ publish(psm_key_list *list)
 int
 psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
 {
+	return psm_p11_list_keys_filtered(p11, token_uri, NULL, out);
+}
+
+int
+psm_p11_list_keys_filtered(psm_p11 *p11, const char *token_uri, P11KitUri *filter,
+                           psm_key_list **out)
+{
 	psm_key_list *list = NULL;
 	psm_pin_source *saved = NULL;
 	P11KitUri *uri = NULL;
@@ -738,7 +826,7 @@ psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
 			continue;
 		matched++;
 		first = list->n;
-		if ((r = list_token(p11, s, list)) < 0)
+		if ((r = list_token(p11, s, list, filter)) < 0)
 			goto out;
 		if (list->n > first)
 			qsort(list->v + first, list->n - first, sizeof(*list->v), entry_cmp);
@@ -787,7 +875,7 @@ psm_p11_token_certs(psm_p11 *p11, const psm_slot_info *slot, STACK_OF(X509) **ou
 		return 0;
 	}
 	if ((r = psm_slot_session(s, &session)) < 0 ||
-	    (r = read_certs(s->mod->fl, session, &certs, &n)) < 0)
+	    (r = read_certs(s->mod->fl, session, NULL, 0, &certs, &n)) < 0)
 		return r;
 	if ((sk = sk_X509_new_null()) == NULL) {
 		r = PSM_ERR_NOMEM;
@@ -869,4 +957,117 @@ psm_p11_find_key_for_email(psm_p11 *p11, const char *email, int for_signing, cha
 	}
 	psm_key_list_free(list);
 	return *uri_out != NULL ? 0 : PSM_ERR_NOMEM;
+}
+
+/* The certificates on slot's token whose CKA_SUBJECT is the DER name
+ * (found by the token, parsed one by one: cheap). Appended to *pool. */
+static int
+certs_by_subject(struct psm_slot *s, const unsigned char *der, size_t len, STACK_OF(X509) **pool)
+{
+	static const CK_ATTRIBUTE_TYPE types[] = { CKA_VALUE };
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ATTRIBUTE tmpl[2] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_SUBJECT, (void *)der, len },
+	};
+	CK_OBJECT_HANDLE h[16];
+	CK_FUNCTION_LIST *fl = s->mod->fl;
+	CK_SESSION_HANDLE session;
+	CK_ULONG n = 0, i;
+	CK_RV rv;
+	int r;
+
+	if ((r = psm_slot_session(s, &session)) < 0)
+		return r;
+	if (*pool == NULL && (*pool = sk_X509_new_null()) == NULL)
+		return PSM_ERR_NOMEM;
+	if ((rv = fl->C_FindObjectsInit(session, tmpl, 2)) != CKR_OK)
+		return psm_ckr_to_err(rv, "searching the token");
+	rv = fl->C_FindObjects(session, h, 16, &n);
+	fl->C_FindObjectsFinal(session);
+	if (rv != CKR_OK)
+		return psm_ckr_to_err(rv, "searching the token");
+	for (i = 0; i < n; i++) {
+		struct attrs t;
+		const CK_ATTRIBUTE *v;
+		const unsigned char *p;
+		X509 *x = NULL;
+
+		attrs_init(&t, types, 1);
+		if ((r = attrs_read(fl, session, h[i], &t)) == 0 && (v = attrs_get(&t, CKA_VALUE)) != NULL) {
+			p = v->pValue;
+			x = d2i_X509(NULL, &p, (long)v->ulValueLen);
+		}
+		attrs_clear(&t);
+		if (r < 0)
+			return r;
+		if (x != NULL && !sk_X509_push(*pool, x)) {
+			X509_free(x);
+			return PSM_ERR_NOMEM;
+		}
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+static struct psm_slot *
+slot_of(psm_p11 *p11, const psm_slot_info *info)
+{
+	size_t i;
+
+	for (i = 0; i < p11->nslots; i++)
+		if (&p11->slots[i].info == info)
+			return &p11->slots[i];
+	psm_error_set("that token is no longer known");
+	return NULL;
+}
+
+int
+psm_p11_token_issuers(psm_p11 *p11, const psm_slot_info *slot, X509 *cert, STACK_OF(X509) **pool)
+{
+	struct psm_slot *s = slot_of(p11, slot);
+	X509 *cur = cert;
+	int depth, i, r;
+
+	if (s == NULL)
+		return PSM_ERR_NOT_FOUND;
+	for (depth = 0; depth < 8; depth++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509_NAME(X509_get_issuer_name(cur), &der);
+		int before = *pool != NULL ? sk_X509_num(*pool) : 0;
+		X509 *next = NULL;
+
+		if (len <= 0)
+			return PSM_ERR_CRYPTO;
+		r = certs_by_subject(s, der, (size_t)len, pool);
+		OPENSSL_free(der);
+		if (r < 0)
+			return r;
+		for (i = before; i < sk_X509_num(*pool); i++)
+			if (X509_check_issued(sk_X509_value(*pool, i), cur) == X509_V_OK)
+				next = sk_X509_value(*pool, i);
+		ERR_clear_error();
+		if (next == NULL || X509_check_issued(next, next) == X509_V_OK)
+			break;      /* no issuer here, or the root */
+		cur = next;
+	}
+	return 0;
+}
+
+int
+psm_p11_token_same_subject(psm_p11 *p11, const psm_slot_info *slot, X509 *cert,
+                           STACK_OF(X509) **out)
+{
+	struct psm_slot *s = slot_of(p11, slot);
+	unsigned char *der = NULL;
+	int len, r;
+
+	*out = NULL;
+	if (s == NULL)
+		return PSM_ERR_NOT_FOUND;
+	if ((len = i2d_X509_NAME(X509_get_subject_name(cert), &der)) <= 0)
+		return PSM_ERR_CRYPTO;
+	r = certs_by_subject(s, der, (size_t)len, out);
+	OPENSSL_free(der);
+	return r;
 }

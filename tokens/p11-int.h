@@ -77,6 +77,14 @@ char *psm_uri_for_object(const struct psm_slot *slot, CK_OBJECT_CLASS cls,
  * p11->mods. Returns the index in *idx. */
 int psm_p11_add_module(psm_p11 *p11, const char *path, size_t *idx);
 
+/* psm_p11_list_keys, listing only the private keys filter names (its
+ * id= and object=) on tokens where a login shows them. */
+int psm_p11_list_keys_filtered(psm_p11 *p11, const char *token_uri, P11KitUri *filter,
+                               psm_key_list **out);
+
+/* 1 when uri has no attribute type, or one equal to value. */
+int psm_uri_wants(P11KitUri *uri, CK_ATTRIBUTE_TYPE type, const void *value, size_t len);
+
 /* Free the libp11 contexts (tokens/key.c). */
 void psm_lp11_free_all(struct psm_lp11 *head);
 

@@ -143,6 +143,17 @@ int psm_p11_token_certs(psm_p11 *p11, const psm_slot_info *slot, STACK_OF(X509) 
 int psm_p11_find_key_for_email(psm_p11 *p11, const char *email, int for_signing,
                                char **uri_out);
 
+/* Append to *pool (created when NULL) the issuers of cert found on slot's
+ * token by their subject (CKA_SUBJECT), walking up to the root: only those
+ * certificates are parsed. */
+int psm_p11_token_issuers(psm_p11 *p11, const psm_slot_info *slot, X509 *cert,
+                          STACK_OF(X509) **pool);
+
+/* The certificates on slot's token with cert's subject (cert included):
+ * the same person's other certificates. Free with sk_X509_pop_free. */
+int psm_p11_token_same_subject(psm_p11 *p11, const psm_slot_info *slot, X509 *cert,
+                               STACK_OF(X509) **out);
+
 /* A private key on a token, usable as an EVP_PKEY whose private operations
  * run on the token (through libp11). */
 typedef struct psm_key psm_key;
@@ -158,9 +169,11 @@ EVP_PKEY *psm_key_pkey(const psm_key *key);
 /* The certificate paired with the key, or NULL (borrowed). */
 X509 *psm_key_cert(const psm_key *key);
 const psm_key_info *psm_key_get_info(const psm_key *key);
-/* A separate, valid key-management certificate of the same person on the
- * same token (for the S/MIME encryption key preference), or NULL. */
-X509 *psm_key_enc_cert(const psm_key *key);
+/* A separate, valid key-management certificate of the same person (same
+ * subject, a shared e-mail address) on the key's token, for the S/MIME
+ * encryption key preference; NULL when there is none. The reference is
+ * the caller's: X509_free() it. */
+X509 *psm_p11_key_enc_cert(psm_p11 *p11, const psm_key *key);
 void psm_key_free(psm_key *key);
 
 #endif
