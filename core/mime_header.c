@@ -732,11 +732,13 @@ params_free(psm_mime_param *params, size_t n)
 	free(params);
 }
 
-/* Join the raw parameters called rp->v[first].name into out. */
+/* Join the raw parameters rp->v[grp[0..n)] (all of one name, in input
+ * order) into out: 0, 1 when they make no parameter (only stray RFC 2231
+ * sections), PSM_ERR_MALFORMED when a name or section repeats. */
 static int
-join_param(const struct rawparams *rp, size_t first, psm_mime_param *out)
+join_param(const struct rawparams *rp, const size_t *grp, size_t n, psm_mime_param *out)
 {
-	const char *name = rp->v[first].name;
+	const char *name = rp->v[grp[0]].name;
 	const struct rawparam *plain = NULL, *ext = NULL;
 	const struct rawparam **sec = NULL;
 	size_t i, nsec = 0, total = 0;
@@ -744,13 +746,11 @@ join_param(const struct rawparams *rp, size_t first, psm_mime_param *out)
 	int r = PSM_ERR_INTERNAL;
 
 	memset(out, 0, sizeof(*out));
-	if ((sec = calloc(rp->n, sizeof(*sec))) == NULL)
+	if ((sec = calloc(n, sizeof(*sec))) == NULL)
 		return PSM_ERR_NOMEM;
-	for (i = first; i < rp->n; i++) {
-		const struct rawparam *p = &rp->v[i];
+	for (i = 0; i < n; i++) {
+		const struct rawparam *p = &rp->v[grp[i]];
 
-		if (strcmp(p->name, name) != 0)
-			continue;
 		if (p->section < 0 && !p->extended) {
 			if (plain != NULL)
 				goto dup;
@@ -760,9 +760,8 @@ join_param(const struct rawparams *rp, size_t first, psm_mime_param *out)
 				goto dup;
 			ext = p;
 		} else {
-			if ((size_t)p->section >= rp->n) {
+			if ((size_t)p->section >= n)
 				continue;       /* cannot be contiguous from 0 */
-			}
 			if (sec[p->section] != NULL)
 				goto dup;
 			sec[p->section] = p;
@@ -777,13 +776,13 @@ join_param(const struct rawparams *rp, size_t first, psm_mime_param *out)
 	}
 	/* RFC 2231 sections, contiguous from 0; a gap ends the value */
 	if (nsec > 0 && sec[0] != NULL) {
-		for (nsec = 0; nsec < rp->n && sec[nsec] != NULL; nsec++)
+		for (nsec = 0; nsec < n && sec[nsec] != NULL; nsec++)
 			total += sec[nsec]->len;
 	} else {
 		nsec = 0;
 	}
 	if (nsec == 0 && ext == NULL && plain == NULL) {
-		r = 1;  /* only stray sections: no parameter */
+		r = 1;
 		goto out;
 	}
 	if (nsec == 0)
@@ -830,13 +829,46 @@ out:
 	return r;
 }
 
-/* Parameters of a Content-Type or Content-Disposition after its type. */
+struct key {
+	const char *name;
+	size_t pos;
+};
+
+/* By name, then input order (qsort is not stable). */
+static int
+by_name(const void *a, const void *b)
+{
+	const struct key *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+struct joined {
+	size_t first;               /* input position of the first occurrence */
+	psm_mime_param p;
+};
+
+static int
+by_first(const void *a, const void *b)
+{
+	const struct joined *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* Parameters of a Content-Type or Content-Disposition after its type, in
+ * the order their names first appear; O(n log n) in their number. */
 static int
 parse_params(struct lex *l, psm_mime_param **out, size_t *nout)
 {
 	struct rawparams rp;
+	struct joined *j = NULL;
+	struct key *key = NULL;
 	psm_mime_param *params = NULL;
-	size_t i, j, n = 0;
+	size_t *idx = NULL, i, g, n = 0;
 	int r = PSM_ERR_INTERNAL, k;
 
 	*out = NULL;
@@ -848,30 +880,45 @@ parse_params(struct lex *l, psm_mime_param **out, size_t *nout)
 			psm_error_set("unterminated comment in a parameter list");
 		goto out;
 	}
-	if ((params = calloc(rp.n > 0 ? rp.n : 1, sizeof(*params))) == NULL) {
+	if ((idx = calloc(rp.n > 0 ? rp.n : 1, sizeof(*idx))) == NULL ||
+	    (key = calloc(rp.n > 0 ? rp.n : 1, sizeof(*key))) == NULL ||
+	    (j = calloc(rp.n > 0 ? rp.n : 1, sizeof(*j))) == NULL ||
+	    (params = calloc(rp.n > 0 ? rp.n : 1, sizeof(*params))) == NULL) {
 		r = PSM_ERR_NOMEM;
 		goto out;
 	}
 	for (i = 0; i < rp.n; i++) {
-		for (j = 0; j < i; j++) {
-			if (strcmp(rp.v[j].name, rp.v[i].name) == 0)
-				break;
-		}
-		if (j < i)
-			continue;       /* joined with its first occurrence */
-		if ((k = join_param(&rp, i, &params[n])) < 0) {
+		key[i].name = rp.v[i].name;
+		key[i].pos = i;
+	}
+	qsort(key, rp.n, sizeof(*key), by_name);
+	for (i = 0; i < rp.n; i++)
+		idx[i] = key[i].pos;
+	for (i = 0; i < rp.n; i = g) {
+		for (g = i + 1; g < rp.n && strcmp(rp.v[idx[g]].name, rp.v[idx[i]].name) == 0; g++)
+			;
+		if ((k = join_param(&rp, idx + i, g - i, &j[n].p)) < 0) {
 			r = k;
 			goto out;
 		}
 		if (k == 0)
-			n++;
+			j[n++].first = idx[i];
 	}
+	qsort(j, n, sizeof(*j), by_first);
+	for (i = 0; i < n; i++)
+		params[i] = j[i].p;
 	*out = params;
 	*nout = n;
 	params = NULL; /* transferred */
+	n = 0;
 	r = 0;
 out:
-	params_free(params, n);
+	for (i = 0; j != NULL && i < n; i++)
+		param_free_fields(&j[i].p);
+	free(params);
+	free(j);
+	free(key);
+	free(idx);
 	rawparams_clear(&rp);
 	return r;
 }
@@ -883,6 +930,7 @@ psm_mime_ctype_parse(const char *value, psm_mime_ctype **out)
 	psm_mime_ctype *ct = NULL;
 	const char *type, *sub;
 	size_t tlen, slen;
+	char ex[64];
 	int r = PSM_ERR_MALFORMED;
 
 	*out = NULL;
@@ -912,7 +960,8 @@ psm_mime_ctype_parse(const char *value, psm_mime_ctype **out)
 	r = 0;
 	goto out;
 bad:
-	psm_error_set("Content-Type does not parse: \"%.60s\"", value);
+	psm_error_set("Content-Type does not parse: \"%s\"",
+	              excerpt(ex, sizeof(ex), (const unsigned char *)value, strlen(value)));
 out:
 	psm_mime_ctype_free(ct);
 	return r;
@@ -990,6 +1039,7 @@ psm_mime_disp_parse(const char *value, psm_mime_disp **out)
 	psm_mime_disp *d = NULL;
 	const char *type;
 	size_t tlen;
+	char ex[64];
 	int r = PSM_ERR_MALFORMED;
 
 	*out = NULL;
@@ -1010,7 +1060,8 @@ psm_mime_disp_parse(const char *value, psm_mime_disp **out)
 	r = 0;
 	goto out;
 bad:
-	psm_error_set("Content-Disposition does not parse: \"%.60s\"", value);
+	psm_error_set("Content-Disposition does not parse: \"%s\"",
+	              excerpt(ex, sizeof(ex), (const unsigned char *)value, strlen(value)));
 out:
 	psm_mime_disp_free(d);
 	return r;
@@ -1041,7 +1092,7 @@ psm_mime_cte_parse(const char *value, psm_mime_cte *cte, char **token)
 	};
 	struct lex l;
 	const char *t;
-	char *tok = NULL;
+	char *tok = NULL, ex[64];
 	size_t tlen, i;
 
 	*cte = PSM_MIME_CTE_OTHER;
@@ -1079,7 +1130,8 @@ psm_mime_cte_parse(const char *value, psm_mime_cte *cte, char **token)
 	}
 	return 0;
 bad:
-	psm_error_set("Content-Transfer-Encoding does not parse: \"%.60s\"", value);
+	psm_error_set("Content-Transfer-Encoding does not parse: \"%s\"",
+	              excerpt(ex, sizeof(ex), (const unsigned char *)value, strlen(value)));
 	return PSM_ERR_MALFORMED;
 }
 

@@ -88,6 +88,7 @@ is_wsp(int c)
 void
 psm_mime_limits_default(psm_mime_limits *lim)
 {
+	memset(lim, 0, sizeof(*lim));
 	lim->max_header = 64 * 1024;
 	lim->max_line = 1024 * 1024;
 	lim->max_depth = 32;
@@ -127,14 +128,26 @@ psm_mime_reader_new(const psm_mime_limits *lim, psm_mime_cb cb, void *ud,
 			r->lim.max_parts = lim->max_parts;
 		r->lim.flags = lim->flags;
 	}
-	if (r->lim.max_line < r->lim.max_boundary + 5 ||
-	    r->lim.max_boundary > ((size_t)-1) / 4 || r->lim.max_depth > 1000000) {
+	if (r->lim.max_boundary > ((size_t)-1) / 4 || r->lim.max_line < r->lim.max_boundary + 5) {
 		psm_error_set("MIME reader limits: max_line (%zu) must exceed max_boundary (%zu) + 4",
 		              r->lim.max_line, r->lim.max_boundary);
 		ret = PSM_ERR_USAGE;
 		goto out;
 	}
+	if (r->lim.max_depth > 100000) {
+		psm_error_set("MIME reader limits: max_depth (%u) above 100000", r->lim.max_depth);
+		ret = PSM_ERR_USAGE;
+		goto out;
+	}
 	if ((r->f = calloc((size_t)r->lim.max_depth + 1, sizeof(*r->f))) == NULL) {
+		ret = PSM_ERR_NOMEM;
+		goto out;
+	}
+	/* small first buffers (never NULL); they grow up to their caps */
+	r->hdr_cap = r->lim.max_header < 1024 ? r->lim.max_header : 1024;
+	r->pfx_cap = r->lim.max_boundary + 8 < r->lim.max_line ? r->lim.max_boundary + 8 :
+	             r->lim.max_line;
+	if ((r->hdr = malloc(r->hdr_cap)) == NULL || (r->pfx = malloc(r->pfx_cap)) == NULL) {
 		ret = PSM_ERR_NOMEM;
 		goto out;
 	}
@@ -430,7 +443,7 @@ pfx_push(psm_mime_reader *r, unsigned char c)
 	if (r->nalive == 0)
 		return 0;
 	if (i + 1 > r->pfx_cap) {
-		size_t cap = r->pfx_cap == 0 ? r->lim.max_boundary + 8 : r->pfx_cap * 2;
+		size_t cap = r->pfx_cap * 2;
 		unsigned char *g;
 
 		if (cap > r->lim.max_line)
@@ -644,7 +657,7 @@ hdr_line_done(psm_mime_reader *r, int has_le)
 		return delimiter(r, (unsigned)k, close, r->hdr + r->hdr_line, n, eol);
 	}
 	if ((r->lim.flags & PSM_MIME_READ_HEADERLESS_PARTS) && r->top > 0 && r->hdr_line == 0 &&
-	    n > 0 && !is_wsp(r->hdr[0]) && !is_field_start(r->hdr, n)) {
+	    n > 0 && !is_field_start(r->hdr, n)) {
 		/* a part without headers: this line is its body's first */
 		if ((e = begin_entity(r, r->hdr, 0)) != 0 ||
 		    (e = emit(r, content_kind(r), r->hdr, has_le ? n : r->hdr_len)) != 0)
@@ -684,7 +697,7 @@ hdr_step(psm_mime_reader *r, const unsigned char *p, size_t len, size_t *pos)
 		return PSM_ERR_MALFORMED;
 	}
 	if (r->hdr_len + n > r->hdr_cap) {
-		size_t cap = r->hdr_cap == 0 ? 1024 : r->hdr_cap;
+		size_t cap = r->hdr_cap;
 		unsigned char *g;
 
 		while (cap < r->hdr_len + n)

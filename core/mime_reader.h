@@ -72,8 +72,9 @@ typedef enum psm_mime_event_type {
 	PSM_MIME_PREAMBLE,      /* bytes of a multipart's preamble */
 	PSM_MIME_EPILOGUE,      /* bytes of a multipart's epilogue */
 	PSM_MIME_PART_RAW,      /* bytes of a body part as the parent's
-	                           delimiters cut it (RFC 1847, RFC 8551 section
-	                           3.5.3: what a multipart/signed signs) */
+	                           delimiters cut it (RFC 1847 section 2.1,
+	                           RFC 8551 section 3.5: what a
+	                           multipart/signed signs) */
 	PSM_MIME_ENTITY_END
 } psm_mime_event_type;
 
@@ -109,7 +110,9 @@ typedef struct psm_mime_reader psm_mime_reader;
 
 /* A reader that calls cb(ud, event). lim may be NULL (defaults); a zero
  * field also means its default. PSM_ERR_USAGE when max_line is too short
- * to hold a delimiter of max_boundary. Free with psm_mime_reader_free(). */
+ * to hold a delimiter of max_boundary (max_boundary + 5 bytes) or
+ * max_depth is above 100000; *out is then NULL. Free with
+ * psm_mime_reader_free(). */
 int psm_mime_reader_new(const psm_mime_limits *lim, psm_mime_cb cb, void *ud,
                         psm_mime_reader **out);
 void psm_mime_reader_free(psm_mime_reader *r);
