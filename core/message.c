@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "message.h"
+#include "mime_header.h"
 #include "cms_stream.h"
 #include "encode.h"
 #include "error.h"
@@ -168,27 +169,11 @@ read_line(struct rd *r, char **line, size_t *len, size_t *cap, size_t max, int *
 static char *
 first_address(const char *v)
 {
-	const char *lt = strchr(v, '<'), *start, *end;
-	char *s;
-	size_t i, n;
+	char **list = NULL, *s = NULL;
 
-	if (lt != NULL) {
-		start = lt + 1;
-		end = strchr(start, '>');
-		if (end == NULL)
-			return NULL;
-	} else {
-		start = v;
-		while (*start == ' ' || *start == '\t')
-			start++;
-		end = start + strcspn(start, " \t,;(");
-	}
-	n = (size_t)(end - start);
-	if (n == 0 || memchr(start, '@', n) == NULL || (s = malloc(n + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++)
-		s[i] = (char)tolower((unsigned char)start[i]);
-	s[n] = '\0';
+	if (psm_mime_addr_list(v, &list) == 0 && list[0] != NULL)
+		s = strdup(list[0]);
+	psm_mime_addr_list_free(list);
 	return s;
 }
 
@@ -326,66 +311,32 @@ psm_msg_from(const psm_msg *m)
 
 /* ---- Content-Type parameters (RFC 2045 section 5.1) ----------------------- */
 
-/* "type/subtype" lower-cased into buf. */
+/* "type/subtype" lower-cased into buf (RFC 2045 section 5.2 default). */
 static void
 media_type(const char *v, char *buf, size_t len)
 {
-	size_t i = 0;
+	psm_mime_ctype *ct = NULL;
 
-	if (v == NULL) {
+	if (v != NULL && psm_mime_ctype_parse(v, &ct) == 0 && !ct->defaulted)
+		snprintf(buf, len, "%s/%s", ct->type, ct->subtype);
+	else
 		snprintf(buf, len, "text/plain");
-		return;
-	}
-	while (*v == ' ' || *v == '\t')
-		v++;
-	while (*v != '\0' && *v != ';' && *v != ' ' && *v != '\t' && *v != '(' && i + 1 < len)
-		buf[i++] = (char)tolower((unsigned char)*v++);
-	buf[i] = '\0';
+	psm_mime_ctype_free(ct);
 }
 
-/* The value of parameter name (quoted-string unquoted), malloc'd or NULL. */
+/* The value of Content-Type parameter name (RFC 2231 decoded), malloc'd. */
 static char *
 param(const char *v, const char *name)
 {
-	size_t nlen = strlen(name);
-	const char *p = v;
+	psm_mime_ctype *ct = NULL;
+	const char *val;
+	char *s = NULL;
 
-	if (v == NULL)
-		return NULL;
-	while ((p = strchr(p, ';')) != NULL) {
-		const char *q;
-		char *out, *o;
-
-		p++;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (strncasecmp(p, name, nlen) != 0)
-			continue;
-		q = p + nlen;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (*q != '=')
-			continue;
-		q++;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if ((out = malloc(strlen(q) + 1)) == NULL)
-			return NULL;
-		o = out;
-		if (*q == '"') {
-			for (q++; *q != '\0' && *q != '"'; q++) {
-				if (*q == '\\' && q[1] != '\0')
-					q++;
-				*o++ = *q;
-			}
-		} else {
-			while (*q != '\0' && *q != ';' && *q != ' ' && *q != '\t' && *q != '(')
-				*o++ = *q++;
-		}
-		*o = '\0';
-		return out;
-	}
-	return NULL;
+	if (v != NULL && psm_mime_ctype_parse(v, &ct) == 0 &&
+	    (val = psm_mime_ctype_param(ct, name)) != NULL)
+		s = strdup(val);
+	psm_mime_ctype_free(ct);
+	return s;
 }
 
 /* ---- sinks -------------------------------------------------------------- */
@@ -739,8 +690,15 @@ psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *o
 	size_t i;
 
 	media_type(ctv, type, sizeof(type));
-	if (ctev != NULL)
-		media_type(ctev, cte, sizeof(cte));
+	if (ctev != NULL) {
+		char *tok = NULL;
+		psm_mime_cte e;
+
+		psm_mime_cte_parse(ctev, &e, &tok);
+		if (tok != NULL)
+			snprintf(cte, sizeof(cte), "%s", tok);
+		free(tok);
+	}
 	multipart = strncmp(type, "multipart/", 10) == 0;
 	is_text = strncmp(type, "text/", 5) == 0 || ctv == NULL;
 
