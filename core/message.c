@@ -8,6 +8,7 @@
 
 #include "message.h"
 #include "mime_header.h"
+#include "mime_reader.h"
 #include "cms_stream.h"
 #include "encode.h"
 #include "error.h"
@@ -661,6 +662,176 @@ fail:
 	return r;
 }
 
+/* ---- multipart bodies with parts that would not survive transport ----- */
+
+#define RW_DEPTH 33
+
+/* Rewrites a multipart body part by part (core/mime_reader.c events):
+ * each leaf that is 7bit/8bit/binary is re-encoded (text quoted-printable,
+ * the rest base64), everything else is kept, in canonical form. */
+struct rewrite {
+	struct entity_sink *e;
+	psm_crlf canon;
+	char *bnd[RW_DEPTH];
+	int need_crlf[RW_DEPTH];    /* something came before the next delimiter */
+	int closed[RW_DEPTH];
+	enum body_mode mode;
+	psm_qpenc qp;
+	psm_b64enc b64;
+	psm_crlf leaf;
+};
+
+static int
+rw_puts(struct rewrite *w, const char *str)
+{
+	return entity_write(w->e, str, strlen(str));
+}
+
+static int
+rw_delim(struct rewrite *w, unsigned d, int close)
+{
+	int r;
+
+	if ((r = rw_puts(w, w->need_crlf[d] ? "\r\n--" : "--")) < 0 ||
+	    (r = rw_puts(w, w->bnd[d])) < 0 || (r = rw_puts(w, close ? "--\r\n" : "\r\n")) < 0)
+		return r;
+	w->need_crlf[d] = 1;
+	return 0;
+}
+
+static int
+rw_event(void *ud, const psm_mime_event *ev)
+{
+	struct rewrite *w = ud;
+	unsigned d = ev->depth;
+	size_t i;
+	int r = 0, text;
+
+	if (d >= RW_DEPTH)
+		return PSM_ERR_MALFORMED;
+	switch (ev->type) {
+	case PSM_MIME_ENTITY_BEGIN:
+		text = psm_mime_ctype_is(ev->ctype, "text", NULL);
+		w->mode = BODY_PASS;
+		if (!ev->is_multipart && !psm_mime_ctype_is(ev->ctype, "message", NULL) &&
+		    (ev->cte == PSM_MIME_CTE_7BIT || ev->cte == PSM_MIME_CTE_8BIT ||
+		     ev->cte == PSM_MIME_CTE_BINARY))
+			w->mode = text && ev->cte != PSM_MIME_CTE_BINARY ? BODY_QP : BODY_B64;
+		if (d > 0) {
+			if ((r = rw_delim(w, d - 1, 0)) < 0)
+				return r;
+			for (i = 0; i < psm_mime_headers_count(ev->headers); i++) {
+				const psm_mime_field *f = psm_mime_headers_at(ev->headers, i);
+
+				if (w->mode != BODY_PASS &&
+				    strcasecmp(f->name, "Content-Transfer-Encoding") == 0)
+					continue;
+				if ((r = psm_crlf_update(&w->canon, f->raw, f->raw_len)) < 0 ||
+				    (r = psm_crlf_final(&w->canon)) < 0)
+					return r;
+			}
+			if (w->mode == BODY_QP)
+				r = rw_puts(w, "Content-Transfer-Encoding: quoted-printable\r\n");
+			else if (w->mode == BODY_B64)
+				r = rw_puts(w, "Content-Transfer-Encoding: base64\r\n");
+			if (r < 0 || (r = rw_puts(w, "\r\n")) < 0)
+				return r;
+		}
+		if (ev->is_multipart) {
+			free(w->bnd[d]);
+			if ((w->bnd[d] = strdup(ev->boundary)) == NULL)
+				return PSM_ERR_NOMEM;
+			w->need_crlf[d] = 0;
+			w->closed[d] = 0;
+			w->mode = BODY_PASS;
+		}
+		psm_qpenc_init(&w->qp, "\r\n", entity_write, w->e);
+		psm_b64enc_init(&w->b64, "\r\n", entity_write, w->e);
+		psm_crlf_init(&w->leaf, "\r\n", entity_write, w->e);
+		return 0;
+	case PSM_MIME_BODY:
+		switch (w->mode) {
+		case BODY_QP: return psm_qpenc_update(&w->qp, ev->data, ev->len);
+		case BODY_B64: return psm_b64enc_update(&w->b64, ev->data, ev->len);
+		default: return psm_crlf_update(&w->leaf, ev->data, ev->len);
+		}
+	case PSM_MIME_PREAMBLE:
+		w->need_crlf[d] = 1;
+		return psm_crlf_update(&w->leaf, ev->data, ev->len);
+	case PSM_MIME_EPILOGUE:
+		if (!w->closed[d]) {
+			if ((r = psm_crlf_final(&w->leaf)) < 0 || (r = rw_delim(w, d, 1)) < 0)
+				return r;
+			w->closed[d] = 1;
+			psm_crlf_init(&w->leaf, "\r\n", entity_write, w->e);
+		}
+		return psm_crlf_update(&w->leaf, ev->data, ev->len);
+	case PSM_MIME_ENTITY_END:
+		if (ev->is_multipart) {
+			if ((r = psm_crlf_final(&w->leaf)) < 0)
+				return r;
+			if (!w->closed[d] && (r = rw_delim(w, d, 1)) < 0)
+				return r;
+			w->closed[d] = 1;
+			return 0;
+		}
+		switch (w->mode) {
+		case BODY_QP: return psm_qpenc_final(&w->qp);
+		case BODY_B64: return psm_b64enc_final(&w->b64);
+		default: return psm_crlf_final(&w->leaf);
+		}
+	default:
+		return 0;
+	}
+}
+
+/* Feed the body entity (its Content-* fields, an empty line, the body
+ * from src) through the reader into the rewriter. */
+static int
+rewrite_multipart(psm_msg *m, int spool_fd, struct entity_sink *e)
+{
+	struct rewrite w;
+	struct rd spool, *src = &m->in;
+	psm_mime_reader *rd = NULL;
+	psm_mime_limits lim;
+	size_t i;
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	w.e = e;
+	psm_crlf_init(&w.canon, "\r\n", entity_write, e);
+	psm_mime_limits_default(&lim);
+	if ((r = psm_mime_reader_new(&lim, rw_event, &w, &rd)) < 0)
+		return r;
+	for (i = 0; r == 0 && i < m->nf; i++) {
+		if (!is_content_field(m->f[i].name))
+			continue;
+		if ((r = psm_mime_reader_feed(rd, m->f[i].raw, strlen(m->f[i].raw))) == 0)
+			r = psm_mime_reader_feed(rd, "\n", 1);
+	}
+	if (r == 0)
+		r = psm_mime_reader_feed(rd, "\n", 1);
+	if (r == 0 && spool_fd >= 0) {
+		memset(&spool, 0, sizeof(spool));
+		spool.fd = spool_fd;
+		if (lseek(spool_fd, 0, SEEK_SET) < 0)
+			r = PSM_ERR_IO;
+		src = &spool;
+	}
+	while (r == 0) {
+		if ((r = rd_fill(src)) < 0 || src->pos >= src->len)
+			break;
+		r = psm_mime_reader_feed(rd, src->buf + src->pos, src->len - src->pos);
+		src->pos = src->len;
+	}
+	if (r == 0)
+		r = psm_mime_reader_finish(rd);
+	psm_mime_reader_free(rd);
+	for (i = 0; i < RW_DEPTH; i++)
+		free(w.bnd[i]);
+	return r;
+}
+
 static void
 random_boundary(char *buf, size_t len)
 {
@@ -686,7 +857,7 @@ psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *o
 	psm_b64enc b64;
 	BIO *content = NULL, *b64bio = NULL;
 	struct scan sc;
-	int spool_fd = -1, multipart, is_text, r = PSM_ERR_INTERNAL;
+	int spool_fd = -1, multipart, is_text, rewrite = 0, r = PSM_ERR_INTERNAL;
 	size_t i;
 
 	media_type(ctv, type, sizeof(type));
@@ -705,6 +876,8 @@ psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *o
 	/* RFC 8551 section 3.1: choose a transfer encoding that survives */
 	if (strcmp(cte, "base64") == 0 || strcmp(cte, "quoted-printable") == 0) {
 		mode = BODY_PASS;
+	} else if (multipart && (strcmp(cte, "8bit") == 0 || strcmp(cte, "binary") == 0)) {
+		rewrite = 1;    /* its parts may carry 8-bit data: re-encode them */
 	} else if (!multipart && (strcmp(cte, "8bit") == 0 || strcmp(cte, "binary") == 0)) {
 		mode = is_text && strcmp(cte, "8bit") == 0 ? BODY_QP : BODY_B64;
 	} else {
@@ -712,12 +885,8 @@ psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *o
 		if ((r = scan_in_place(m, &sc)) < 0 ||
 		    (r == 0 && (r = spool_body(m, &sc, &spool_fd)) < 0))
 			goto out;
-		if (multipart && (sc.eight_bit || sc.risky)) {
-			psm_error_set("8-bit data or unprotected lines inside a multipart body are not "
-			              "supported yet; encode its parts as quoted-printable or base64");
-			r = PSM_ERR_MALFORMED;
-			goto out;
-		}
+		if (multipart && (sc.eight_bit || sc.risky))
+			rewrite = 1;
 		if (!multipart && (sc.eight_bit || sc.risky))
 			mode = is_text ? BODY_QP : BODY_B64;
 	}
@@ -764,7 +933,8 @@ psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *o
 
 		if (!is_content_field(m->f[i].name))
 			continue;
-		if (mode != BODY_PASS && strcasecmp(m->f[i].name, "Content-Transfer-Encoding") == 0)
+		if ((mode != BODY_PASS || rewrite) &&
+		    strcasecmp(m->f[i].name, "Content-Transfer-Encoding") == 0)
 			continue;
 		for (; *raw != '\0'; raw++) {
 			if ((r = *raw == '\n' ? entity_puts(&es, "\r\n") : entity_write(&es, raw, 1)) < 0)
@@ -782,7 +952,11 @@ psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *o
 		r = entity_puts(&es, "Content-Transfer-Encoding: base64\r\n");
 	if (r < 0 || (r = entity_puts(&es, "\r\n")) < 0)
 		goto out;
-	if ((r = stream_body(m, spool_fd, mode, &es)) < 0 || (r = psm_crlf_final(&es.out_eol)) < 0)
+	if (rewrite)
+		r = rewrite_multipart(m, spool_fd, &es);
+	else
+		r = stream_body(m, spool_fd, mode, &es);
+	if (r < 0 || (r = psm_crlf_final(&es.out_eol)) < 0)
 		goto out;
 
 	if (!p->opaque) {

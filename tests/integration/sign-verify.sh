@@ -3,7 +3,7 @@
 # type, detached and opaque, 7bit/8bit/binary bodies, LF and CRLF input,
 # checked by p11smime verify and openssl cms; and the negative twins.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 46
+plan 49
 fixtures
 A="--anchors $PKI/anchors.pem"
 cat "$PKI/anchors.pem" >"$TMP/root.pem"
@@ -16,6 +16,7 @@ mkmsg() { # file from body-kind eol
 		7bit) printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\nHello,\nplain text.\n' ;;
 		8bit) printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGr\xc3\xbc\xc3\x9fe,\nFrom the start of a line, with trailing space \n' ;;
 		binary) printf 'MIME-Version: 1.0\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n'; head -c 3000 /dev/urandom ;;
+		multipart8) printf 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b1"\nContent-Transfer-Encoding: 8bit\n\n--b1\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGr\xc3\xbc\xc3\x9fe \nFrom here\n--b1\nContent-Type: multipart/alternative; boundary=b2\n\n--b2\nContent-Type: text/html\n\n<p>caf\xc3\xa9</p>\n--b2--\n--b1\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n'; head -c 500 /dev/urandom; printf '\n--b1--\n' ;;
 		multipart) printf 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\nfirst part\n--b1\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAECAwQF\n--b1--\n' ;;
 		esac
 	} >"$f"
@@ -47,6 +48,7 @@ roundtrip "RSA-2048, 7bit, LF" alice alice@example.org "" "$USER_PIN" 7bit lf
 roundtrip "RSA-2048, 8bit text, CRLF" alice8 alice@example.org "" "$USER_PIN" 8bit crlf
 roundtrip "RSA-2048, binary body" alicebin alice@example.org "" "$USER_PIN" binary lf
 roundtrip "RSA-2048, multipart body" alicemp alice@example.org "" "$USER_PIN" multipart crlf
+roundtrip "RSA-2048, multipart body with 8-bit and binary parts" alicemp8 alice@example.org "" "$USER_PIN" multipart8 lf
 roundtrip "RSA-PSS" alicepss alice@example.org "" "$USER_PIN" 8bit lf --pss
 roundtrip "RSA-3072, SHA-512" bob bob@example.org "" "$USER_PIN" 7bit lf --digest sha512
 roundtrip "EC P-256" carol carol@example.org "" "$USER_PIN" 8bit lf
@@ -60,6 +62,7 @@ roundtrip "always-authenticate PIV key, opaque" pato pat@example.org "" "$PIV_PI
 
 check "the 8-bit body was made quoted-printable" grep -q 'Content-Transfer-Encoding: quoted-printable' "$TMP/alice8.signed"
 check "\"From \" at a line start is protected" grep -q '^=46rom the start' "$TMP/alice8.signed"
+check "8-bit parts inside a multipart were made quoted-printable" sh -c "grep -q '^Gr=C3=BC=C3=9Fe=20' '$TMP/alicemp8.signed' && grep -q 'caf=C3=A9' '$TMP/alicemp8.signed'"
 check "the binary body was made base64" grep -q 'Content-Transfer-Encoding: base64' "$TMP/alicebin.signed"
 check "routing headers stay outside, MIME-Version is set" sh -c "head -8 '$TMP/alice.signed' | grep -q '^Subject: test' && grep -q '^MIME-Version: 1.0' '$TMP/alice.signed'"
 check "P-384 uses micalg=sha-384" grep -q 'micalg=sha-384' "$TMP/dave.signed"
