@@ -42,6 +42,35 @@ show --module "$P11SMIME_TEST_MODULE" --pin-source "file:$P11SMIME_TEST_PIV_PIN_
 	keys --token "$P11SMIME_TEST_PIV_TOKEN_URI"
 show --module "$P11SMIME_TEST_MODULE" --pin-source "file:$P11SMIME_TEST_USER_PIN_FILE" \
 	keys --token "$P11SMIME_TEST_USER_TOKEN_URI"
+
+# a real message, signed on the token by the key whose certificate has the From: address
+cat >"$demo/message.eml" <<'MSG'
+From: Alice <alice@example.org>
+To: Bob <bob@example.org>
+Subject: Quarterly figures
+Date: Sat, 28 Nov 2026 12:00:00 +0000
+Message-ID: <demo-1@example.org>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: 8bit
+
+Hello Bob,
+
+the figures are attached in my head. Grüße, Alice
+MSG
+show --module "$P11SMIME_TEST_MODULE" --pin-source "file:$P11SMIME_TEST_USER_PIN_FILE" \
+	sign -o "$demo/signed.eml" "$demo/message.eml"
+echo "--- $demo/signed.eml (first lines) ---"
+sed -n '1,22p' "$demo/signed.eml"
+echo "..."
+show verify --anchors "$P11SMIME_TEST_PKI/anchors.pem" -o "$demo/verified.eml" "$demo/signed.eml"
+echo "--- the verified content ---"
+cat "$demo/verified.eml"
+echo
+sed 's/Hello Bob/Hello Eve/' "$demo/signed.eml" >"$demo/tampered.eml"
+echo "\$ p11smime verify ... tampered.eml   (one word changed)"
+"$P11SMIME" verify --anchors "$P11SMIME_TEST_PKI/anchors.pem" -o "$demo/tampered.out" "$demo/tampered.eml" ||
+	echo "(exit $?: nothing was written to tampered.out)"
 echo
 echo "The PINs came from files readable only by you (chmod 600), never from the command line."
-echo "Next: sign, verify, encrypt and decrypt on these tokens (see README.md, roadmap)."
+echo "Next: encrypt and decrypt on these tokens (see README.md)."
