@@ -31,7 +31,6 @@
 #define MAX_HEADER_BLOCK (256 * 1024)
 #define MAX_FIELDS 2000
 #define MAX_SIG_PART (8 * 1024 * 1024)
-#define MAX_DELIM_LINE 256          /* a delimiter line is at most this long */
 #define IO_CHUNK 65536
 
 /* ---- buffered input ----------------------------------------------------- */
@@ -785,6 +784,23 @@ rw_event(void *ud, const psm_mime_event *ev)
 	}
 }
 
+/* Give the reader the body entity's header block: the message's Content-*
+ * fields, then the empty line; the body follows from the input. */
+static int
+feed_body_headers(psm_msg *m, psm_mime_reader *rd)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < m->nf; i++) {
+		if (!is_content_field(m->f[i].name))
+			continue;
+		if ((r = psm_mime_reader_feed(rd, m->f[i].raw, strlen(m->f[i].raw))) == 0)
+			r = psm_mime_reader_feed(rd, "\n", 1);
+	}
+	return r == 0 ? psm_mime_reader_feed(rd, "\n", 1) : r;
+}
+
 /* Feed the body entity (its Content-* fields, an empty line, the body
  * from src) through the reader into the rewriter. */
 static int
@@ -803,14 +819,7 @@ rewrite_multipart(psm_msg *m, int spool_fd, struct entity_sink *e)
 	psm_mime_limits_default(&lim);
 	if ((r = psm_mime_reader_new(&lim, rw_event, &w, &rd)) < 0)
 		return r;
-	for (i = 0; r == 0 && i < m->nf; i++) {
-		if (!is_content_field(m->f[i].name))
-			continue;
-		if ((r = psm_mime_reader_feed(rd, m->f[i].raw, strlen(m->f[i].raw))) == 0)
-			r = psm_mime_reader_feed(rd, "\n", 1);
-	}
-	if (r == 0)
-		r = psm_mime_reader_feed(rd, "\n", 1);
+	r = feed_body_headers(m, rd);
 	if (r == 0 && spool_fd >= 0) {
 		memset(&spool, 0, sizeof(spool));
 		spool.fd = spool_fd;
@@ -1015,23 +1024,18 @@ dyn_add(struct dynbuf *b, const void *data, size_t n)
 	return 0;
 }
 
-enum split_state { S_PREAMBLE, S_PART1, S_PART2, S_EPILOGUE };
-
-struct splitter {
-	const char *boundary;
-	size_t blen;
-	enum split_state st;
-	unsigned char line[MAX_DELIM_LINE];
-	size_t nline;
-	int long_line;            /* the current line is too long to be a delimiter */
-	char pending_eol[2];      /* the previous line's end, held back */
-	size_t npending;
-	int closed;
+/* multipart/signed (RFC 1847) read with the MIME reader: part 0's exact
+ * bytes (PART_RAW) are hashed in canonical form and spooled; part 1's body
+ * is the signature. Nothing is kept whole but the signature. */
+struct detached {
 	psm_verifier *v;
-	psm_crlf canon;           /* part 1 -> verifier, canonical CRLF */
+	psm_crlf canon;           /* part 0 -> verifier, canonical CRLF */
 	psm_outfile *content;
-	struct dynbuf sig;
-	struct dynbuf inner;      /* the start of part 1: its header block */
+	struct dynbuf sig;        /* part 1's body, as sent */
+	int sig_b64;              /* part 1 is base64 */
+	struct dynbuf inner;      /* the start of part 0: its header block */
+	size_t parts;
+	int truncated;
 };
 
 static int
@@ -1040,152 +1044,46 @@ hash_sink(void *ud, const void *buf, size_t len)
 	return psm_verifier_update(ud, buf, len);
 }
 
-/* Part-1 bytes: hashed in canonical form, and copied out as they are. */
 static int
-part1_data(struct splitter *s, const void *buf, size_t len)
+detached_event(void *ud, const psm_mime_event *ev)
 {
+	struct detached *d = ud;
 	int r;
 
-	if (len == 0)
+	if (ev->depth == 0) {
+		if (ev->type == PSM_MIME_ENTITY_END && (ev->flags & PSM_MIME_TRUNCATED))
+			d->truncated = 1;
 		return 0;
-	if ((r = psm_crlf_update(&s->canon, buf, len)) < 0)
-		return r;
-	if (s->inner.len < s->inner.max) {
-		size_t n = len < s->inner.max - s->inner.len ? len : s->inner.max - s->inner.len;
-
-		if ((r = dyn_add(&s->inner, buf, n)) < 0)
-			return r;
 	}
-	return s->content != NULL ? psm_outfile_write(s->content, buf, len) : 0;
-}
-
-static int
-part_data(struct splitter *s, const void *buf, size_t len)
-{
-	switch (s->st) {
-	case S_PART1: return part1_data(s, buf, len);
-	case S_PART2: return dyn_add(&s->sig, buf, len);
-	default: return 0;      /* preamble and epilogue are not signed */
-	}
-}
-
-static int
-flush_pending_eol(struct splitter *s)
-{
-	int r = 0;
-
-	if (s->npending > 0)
-		r = part_data(s, s->pending_eol, s->npending);
-	s->npending = 0;
-	return r;
-}
-
-/* Is line (without its end) a delimiter? 1 = boundary, 2 = close. */
-static int
-delimiter(const struct splitter *s, const unsigned char *l, size_t n)
-{
-	size_t i;
-	int kind = 1;
-
-	if (n < s->blen + 2 || l[0] != '-' || l[1] != '-' ||
-	    memcmp(l + 2, s->boundary, s->blen) != 0)
-		return 0;
-	i = s->blen + 2;
-	if (i + 1 < n + 1 && n >= i + 2 && l[i] == '-' && l[i + 1] == '-') {
-		kind = 2;
-		i += 2;
-	}
-	for (; i < n; i++)      /* transport padding (RFC 2046 section 5.1.1) */
-		if (l[i] != ' ' && l[i] != '\t')
-			return 0;
-	return kind;
-}
-
-/* A complete line (without end; eol is its end, "" at EOF). */
-static int
-split_line(struct splitter *s, const unsigned char *l, size_t n, const char *eol)
-{
-	int d = s->st == S_EPILOGUE ? 0 : delimiter(s, l, n), r;
-
-	if (d != 0) {
-		s->npending = 0;   /* the line end before a delimiter belongs to it */
-		if (d == 2) {
-			s->st = S_EPILOGUE;
-			s->closed = 1;
-			return s->sig.len > 0 || s->st == S_EPILOGUE ? 0 : 0;
-		}
-		if (s->st == S_PREAMBLE)
-			s->st = S_PART1;
-		else if (s->st == S_PART1)
-			s->st = S_PART2;
-		else {
+	if (ev->depth != 1)
+		return 0;           /* inside a part: the bytes come as PART_RAW */
+	switch (ev->type) {
+	case PSM_MIME_ENTITY_BEGIN:
+		if (++d->parts > 2) {
 			psm_error_set("the multipart/signed message has more than two parts");
 			return PSM_ERR_MALFORMED;
 		}
+		if (ev->index == 1)
+			d->sig_b64 = ev->cte == PSM_MIME_CTE_BASE64;
+		return 0;
+	case PSM_MIME_PART_RAW:
+		if (ev->index != 0)
+			return 0;
+		if ((r = psm_crlf_update(&d->canon, ev->data, ev->len)) < 0)
+			return r;
+		if (d->inner.len < d->inner.max) {
+			size_t n = ev->len < d->inner.max - d->inner.len ? ev->len
+			           : d->inner.max - d->inner.len;
+
+			if ((r = dyn_add(&d->inner, ev->data, n)) < 0)
+				return r;
+		}
+		return d->content != NULL ? psm_outfile_write(d->content, ev->data, ev->len) : 0;
+	case PSM_MIME_BODY:
+		return ev->index == 1 ? dyn_add(&d->sig, ev->data, ev->len) : 0;
+	default:
 		return 0;
 	}
-	if ((r = flush_pending_eol(s)) < 0 || (r = part_data(s, l, n)) < 0)
-		return r;
-	memcpy(s->pending_eol, eol, strlen(eol));
-	s->npending = strlen(eol);
-	return 0;
-}
-
-static int
-split_feed(struct splitter *s, const unsigned char *p, size_t n)
-{
-	int r;
-
-	while (n > 0) {
-		const unsigned char *nl = memchr(p, '\n', n);
-		size_t take = nl != NULL ? (size_t)(nl - p) : n;
-
-		if (s->long_line) {
-			/* not a delimiter: stream it through */
-			if ((r = part_data(s, p, take)) < 0)
-				return r;
-			if (nl != NULL) {
-				s->long_line = 0;
-				s->npending = 0;
-				if (take > 0 && p[take - 1] == '\r') {
-					/* already passed the CR as data; the LF ends it */
-				}
-				memcpy(s->pending_eol, "\n", 1);
-				s->npending = 1;
-				take++;
-			}
-			p += take;
-			n -= take;
-			continue;
-		}
-		if (s->nline + take > sizeof(s->line)) {
-			/* too long for a delimiter line */
-			if ((r = flush_pending_eol(s)) < 0 || (r = part_data(s, s->line, s->nline)) < 0)
-				return r;
-			s->nline = 0;
-			s->long_line = 1;
-			continue;
-		}
-		memcpy(s->line + s->nline, p, take);
-		s->nline += take;
-		p += take;
-		n -= take;
-		if (nl != NULL) {
-			size_t len = s->nline;
-			const char *eol = "\n";
-
-			p++;
-			n--;
-			if (len > 0 && s->line[len - 1] == '\r') {
-				len--;
-				eol = "\r\n";
-			}
-			s->nline = 0;
-			if ((r = split_line(s, s->line, len, eol)) < 0)
-				return r;
-		}
-	}
-	return 0;
 }
 
 static int
@@ -1219,38 +1117,6 @@ decode_base64(const unsigned char *in, size_t len, struct dynbuf *out)
 	return r;
 }
 
-/* The body of a MIME entity held in memory: after the first empty line. */
-static const unsigned char *
-entity_body(const unsigned char *p, size_t len, size_t *blen, int *is_b64)
-{
-	size_t i;
-
-	*is_b64 = 1;
-	for (i = 0; i < len; i++) {
-		if (p[i] == '\n' && (i + 1 < len) && (p[i + 1] == '\n' ||
-		    (p[i + 1] == '\r' && i + 2 < len && p[i + 2] == '\n'))) {
-			size_t start = i + (p[i + 1] == '\n' ? 2 : 3);
-			/* a CTE other than base64 means DER was sent as is */
-			const char *h = (const char *)p;
-			size_t k;
-
-			for (k = 0; k + 26 < i; k++) {
-				if (strncasecmp(h + k, "content-transfer-encoding:", 26) == 0) {
-					const char *v = h + k + 26;
-
-					while (*v == ' ' || *v == '\t')
-						v++;
-					*is_b64 = strncasecmp(v, "base64", 6) == 0;
-				}
-			}
-			*blen = len - start;
-			return p + start;
-		}
-	}
-	*blen = 0;
-	return NULL;
-}
-
 /* The media type of an entity whose start is in p, when it is S/MIME or
  * signed itself (a nested layer), else NULL. */
 static char *
@@ -1282,21 +1148,15 @@ static int
 verify_detached(psm_msg *m, const char *ctv, const psm_verify_params *p,
                 psm_outfile *content_out, psm_verify_result **res)
 {
-	struct splitter s;
+	struct detached d;
 	struct dynbuf der;
-	char *boundary = param(ctv, "boundary"), *micalg = param(ctv, "micalg");
-	char *protocol = param(ctv, "protocol");
-	const unsigned char *body;
-	size_t blen;
-	int is_b64, r = PSM_ERR_INTERNAL;
+	psm_mime_reader *rd = NULL;
+	psm_mime_limits lim;
+	char *micalg = param(ctv, "micalg"), *protocol = param(ctv, "protocol");
+	int r = PSM_ERR_INTERNAL;
 
-	memset(&s, 0, sizeof(s));
+	memset(&d, 0, sizeof(d));
 	memset(&der, 0, sizeof(der));
-	if (boundary == NULL || *boundary == '\0' || strlen(boundary) > 70) {
-		psm_error_set("the multipart/signed message has no usable boundary parameter");
-		r = PSM_ERR_MALFORMED;
-		goto out;
-	}
 	if (protocol == NULL || (strcasecmp(protocol, "application/pkcs7-signature") != 0 &&
 	                         strcasecmp(protocol, "application/x-pkcs7-signature") != 0)) {
 		psm_error_set("the message is signed with %s, not S/MIME (application/pkcs7-signature)",
@@ -1304,53 +1164,50 @@ verify_detached(psm_msg *m, const char *ctv, const psm_verify_params *p,
 		r = PSM_ERR_MALFORMED;
 		goto out;
 	}
-	s.boundary = boundary;
-	s.blen = strlen(boundary);
-	s.content = content_out;
-	s.sig.max = MAX_SIG_PART;
-	s.inner.max = 16384;
+	d.content = content_out;
+	d.sig.max = MAX_SIG_PART;
+	d.inner.max = 16384;
 	der.max = MAX_SIG_PART;
-	if ((r = psm_verifier_new(micalg, &s.v)) < 0)
+	if ((r = psm_verifier_new(micalg, &d.v)) < 0)
 		goto out;
-	psm_crlf_init(&s.canon, "\r\n", hash_sink, s.v);
-	for (;;) {
-		if ((r = rd_fill(&m->in)) < 0)
-			goto out;
-		if (m->in.pos >= m->in.len)
+	psm_crlf_init(&d.canon, "\r\n", hash_sink, d.v);
+	psm_mime_limits_default(&lim);
+	lim.flags |= PSM_MIME_READ_HEADERLESS_PARTS;   /* openssl signs parts without headers */
+	if ((r = psm_mime_reader_new(&lim, detached_event, &d, &rd)) < 0)
+		goto out;
+	r = feed_body_headers(m, rd);
+	while (r == 0) {
+		if ((r = rd_fill(&m->in)) < 0 || m->in.pos >= m->in.len)
 			break;
-		if ((r = split_feed(&s, m->in.buf + m->in.pos, m->in.len - m->in.pos)) < 0)
-			goto out;
+		r = psm_mime_reader_feed(rd, m->in.buf + m->in.pos, m->in.len - m->in.pos);
 		m->in.pos = m->in.len;
 	}
-	if (s.nline > 0 && (r = split_line(&s, s.line, s.nline, "")) < 0)
+	if (r < 0 || (r = psm_mime_reader_finish(rd)) < 0 || (r = psm_crlf_final(&d.canon)) < 0)
 		goto out;
-	if ((r = psm_crlf_final(&s.canon)) < 0)
-		goto out;
-	if (!s.closed || s.st != S_EPILOGUE) {
+	if (d.truncated) {
 		psm_error_set("the signed message is truncated (its closing boundary is missing)");
 		r = PSM_ERR_MALFORMED;
 		goto out;
 	}
-	body = entity_body(s.sig.p, s.sig.len, &blen, &is_b64);
-	if (body == NULL || blen == 0) {
-		psm_error_set("the signature part is empty");
+	if (d.parts != 2 || d.sig.len == 0) {
+		psm_error_set("the multipart/signed message has no signature part");
 		r = PSM_ERR_MALFORMED;
 		goto out;
 	}
-	if (is_b64)
-		r = decode_base64(body, blen, &der);
+	if (d.sig_b64)
+		r = decode_base64(d.sig.p, d.sig.len, &der);
 	else
-		r = dyn_add(&der, body, blen);
-	if (r < 0 || (r = psm_verifier_finish(s.v, der.p, der.len, p, res)) < 0)
+		r = dyn_add(&der, d.sig.p, d.sig.len);
+	if (r < 0 || (r = psm_verifier_finish(d.v, der.p, der.len, p, res)) < 0)
 		goto out;
-	(*res)->nested = nested_type(s.inner.p, s.inner.len);
+	(*res)->nested = nested_type(d.inner.p, d.inner.len);
 	r = 0;
 out:
-	psm_verifier_free(s.v);
-	free(s.inner.p);
-	free(s.sig.p);
+	psm_mime_reader_free(rd);
+	psm_verifier_free(d.v);
+	free(d.inner.p);
+	free(d.sig.p);
 	free(der.p);
-	free(boundary);
 	free(micalg);
 	free(protocol);
 	return r;
