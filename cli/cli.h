@@ -3,6 +3,10 @@
 #define P11SMIME_CLI_H
 
 #include "p11smime.h"
+#include "message.h"
+#include "output.h"
+
+#include <time.h>
 
 /* Exit codes of the command-line contract (DESIGN.md). */
 enum {
@@ -51,9 +55,34 @@ int psm_cli_open_p11(struct psm_cli *cli, psm_p11 **out);
 /* Open IN (NULL or "-" is standard input). */
 int psm_cli_open_input(const char *path, int *fd);
 
+/* A signing key loaded for sign and sign-encrypt, with what goes along. */
+struct psm_signer_setup {
+	STACK_OF(X509) *pool;       /* --certfile certificates, then the token's issuers */
+	STACK_OF(X509) *chain;
+	char *found_uri;
+	psm_key *key;
+	X509 *enc_cert;
+};
+
+/* Load the signing key (key_uri, or the one for the From: address), its
+ * chain and encryption key preference into ss, and point sp at them. */
+int psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char *key_uri,
+                        struct psm_signer_setup *ss, psm_sign_params *sp);
+void psm_signer_setup_clear(struct psm_signer_setup *ss);
+
+/* RFC 3339 (2020-02-19T20:39:07Z, or with an offset) or @EPOCH. */
+int psm_cli_parse_time(const char *s, time_t *out);
+
+/* The verification result for a person (stderr) and as a JSON object. */
+void psm_cli_verify_summary(const psm_verify_result *res, const char *from);
+void psm_cli_verify_json(psm_json *j, const psm_verify_result *res, const char *from);
+
 int psm_cmd_tokens(struct psm_cli *cli, int argc, char **argv);
 int psm_cmd_sign(struct psm_cli *cli, int argc, char **argv);
 int psm_cmd_verify(struct psm_cli *cli, int argc, char **argv);
 int psm_cmd_keys(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_certs(struct psm_cli *cli, int argc, char **argv);
 
 #endif

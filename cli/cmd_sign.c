@@ -48,6 +48,54 @@ psm_cli_open_input(const char *path, int *fd)
 	return 0;
 }
 
+void
+psm_signer_setup_clear(struct psm_signer_setup *ss)
+{
+	psm_key_free(ss->key);
+	sk_X509_pop_free(ss->pool, X509_free);
+	sk_X509_pop_free(ss->chain, X509_free);
+	X509_free(ss->enc_cert);
+	free(ss->found_uri);
+	memset(ss, 0, sizeof(*ss));
+}
+
+int
+psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char *key_uri,
+                    struct psm_signer_setup *ss, psm_sign_params *sp)
+{
+	int r;
+
+	(void)cli;
+	if (key_uri == NULL) {
+		if (psm_msg_from(msg) == NULL) {
+			psm_error_set("the message has no From: address to choose a key by; give --key");
+			return PSM_ERR_USAGE;
+		}
+		if ((r = psm_p11_find_key_for_email(p11, psm_msg_from(msg), 1, &ss->found_uri)) < 0)
+			return r;
+		key_uri = ss->found_uri;
+	}
+	if ((r = psm_p11_load_key(p11, key_uri, &ss->key)) < 0)
+		return r;
+	if (psm_key_cert(ss->key) == NULL) {
+		psm_error_set("the key %s has no certificate on its token; import it first", key_uri);
+		return PSM_ERR_NOT_FOUND;
+	}
+	if (!psm_key_get_info(ss->key)->can_sign) {
+		psm_error_set("the key %s may not sign (it is for decryption only)", key_uri);
+		return PSM_ERR_KEY_USAGE;
+	}
+	/* the chain: the issuers on the token and from --certfile */
+	if ((r = psm_p11_token_issuers(p11, psm_key_get_info(ss->key)->slot, psm_key_cert(ss->key),
+	                               &ss->pool)) < 0 ||
+	    (r = psm_chain_build(psm_key_cert(ss->key), ss->pool, &ss->chain)) < 0)
+		return r;
+	sp->signer = psm_key_cert(ss->key);
+	sp->chain = ss->chain;
+	sp->enc_cert = ss->enc_cert = psm_p11_key_enc_cert(p11, ss->key);
+	return 0;
+}
+
 int
 psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 {
@@ -63,17 +111,15 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *key_uri = NULL, *outpath = NULL, *inpath = NULL;
-	char *found_uri = NULL;
+	struct psm_signer_setup ss;
 	psm_sign_params sp;
 	psm_p11 *p11 = NULL;
-	psm_key *key = NULL;
 	psm_msg *msg = NULL;
 	psm_outfile *out = NULL;
-	STACK_OF(X509) *pool = NULL, *chain = NULL;
-	X509 *enc_cert = NULL;
 	int c, fd = -1, r;
 
 	memset(&sp, 0, sizeof(sp));
+	memset(&ss, 0, sizeof(ss));
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
@@ -84,25 +130,25 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 		case 'P': sp.pss = 1; break;
 		case 'o': outpath = optarg; break;
 		case 'c':
-			if ((r = psm_chain_load_pem(optarg, &pool)) < 0)
+			if ((r = psm_chain_load_pem(optarg, &ss.pool)) < 0)
 				goto fail;
 			break;
 		case 'h':
 			fputs(sign_usage, stdout);
 			return PSM_EXIT_OK;
 		default:
-			sk_X509_pop_free(pool, X509_free);
+			sk_X509_pop_free(ss.pool, X509_free);
 			return psm_cli_usage_error("sign", "unknown or incomplete option '%s'",
 			                           argv[optind - 1]);
 		}
 	}
 	if (sp.digest != NULL && strcmp(sp.digest, "sha256") != 0 &&
 	    strcmp(sp.digest, "sha384") != 0 && strcmp(sp.digest, "sha512") != 0) {
-		sk_X509_pop_free(pool, X509_free);
+		sk_X509_pop_free(ss.pool, X509_free);
 		return psm_cli_usage_error("sign", "--digest must be sha256, sha384 or sha512");
 	}
 	if (optind + 1 < argc) {
-		sk_X509_pop_free(pool, X509_free);
+		sk_X509_pop_free(ss.pool, X509_free);
 		return psm_cli_usage_error("sign", "unexpected argument '%s'", argv[optind + 1]);
 	}
 	inpath = optind < argc ? argv[optind] : NULL;
@@ -112,50 +158,18 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	if ((r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0)
 		goto fail;
-	if (key_uri == NULL) {
-		if (psm_msg_from(msg) == NULL) {
-			psm_error_set("the message has no From: address to choose a key by; give --key");
-			r = PSM_ERR_USAGE;
-			goto fail;
-		}
-		if ((r = psm_p11_find_key_for_email(p11, psm_msg_from(msg), 1, &found_uri)) < 0)
-			goto fail;
-		key_uri = found_uri;
-	}
-	if ((r = psm_p11_load_key(p11, key_uri, &key)) < 0)
+	if ((r = psm_cli_signer_load(cli, p11, msg, key_uri, &ss, &sp)) < 0)
 		goto fail;
-	if (psm_key_cert(key) == NULL) {
-		psm_error_set("the key %s has no certificate on its token; import it first", key_uri);
-		r = PSM_ERR_NOT_FOUND;
-		goto fail;
-	}
-	if (!psm_key_get_info(key)->can_sign) {
-		psm_error_set("the key %s may not sign (it is for decryption only)", key_uri);
-		r = PSM_ERR_KEY_USAGE;
-		goto fail;
-	}
-	/* the chain: the issuers on the token and from --certfile */
-	if ((r = psm_p11_token_issuers(p11, psm_key_get_info(key)->slot, psm_key_cert(key),
-	                               &pool)) < 0 ||
-	    (r = psm_chain_build(psm_key_cert(key), pool, &chain)) < 0)
-		goto fail;
-	sp.signer = psm_key_cert(key);
-	sp.chain = chain;
-	sp.enc_cert = enc_cert = psm_p11_key_enc_cert(p11, key);
 	if ((r = psm_outfile_open(outpath, &out)) < 0 ||
-	    (r = psm_msg_sign(msg, psm_key_pkey(key), &sp, out)) < 0 ||
+	    (r = psm_msg_sign(msg, psm_key_pkey(ss.key), &sp, out)) < 0 ||
 	    (r = psm_outfile_commit(out)) < 0)
 		goto fail;
 	r = 0;
 fail:
 	psm_outfile_free(out);
 	psm_msg_free(msg);
-	psm_key_free(key);
+	psm_signer_setup_clear(&ss);
 	psm_p11_free(p11);
-	sk_X509_pop_free(pool, X509_free);
-	sk_X509_pop_free(chain, X509_free);
-	X509_free(enc_cert);
-	free(found_uri);
 	if (fd > STDIN_FILENO)
 		close(fd);
 	return r < 0 ? psm_cli_fail(r) : PSM_EXIT_OK;

@@ -33,8 +33,8 @@ static const char verify_usage[] =
 "  -o OUT          the verified content\n";
 
 /* RFC 3339 (with Z or an offset) or @EPOCH. */
-static int
-parse_time(const char *s, time_t *out)
+int
+psm_cli_parse_time(const char *s, time_t *out)
 {
 	struct tm tm;
 	const char *p;
@@ -76,8 +76,8 @@ parse_time(const char *s, time_t *out)
 	return 0;
 }
 
-static void
-print_summary(const psm_verify_result *res, const char *from)
+void
+psm_cli_verify_summary(const psm_verify_result *res, const char *from)
 {
 	char t[32];
 
@@ -101,32 +101,30 @@ print_summary(const psm_verify_result *res, const char *from)
 		        "(verify or decrypt the content)\n", res->nested);
 }
 
-static void
-print_json(const psm_verify_result *res, const char *from)
+void
+psm_cli_verify_json(psm_json *j, const psm_verify_result *res, const char *from)
 {
-	psm_json j;
 	size_t i;
 
-	psm_json_init(&j, stdout);
-	psm_json_begin_object(&j);
-	psm_json_kv_bool(&j, "valid", res->valid);
-	psm_json_kv_string(&j, "failure", res->failure);
-	psm_json_kv_string(&j, "signer", res->signer_subject);
-	psm_json_kv_string(&j, "issuer", res->signer_issuer);
-	psm_json_key(&j, "signer_emails");
-	psm_json_begin_array(&j);
+	psm_json_begin_object(j);
+	psm_json_kv_bool(j, "valid", res->valid);
+	psm_json_kv_string(j, "failure", res->failure);
+	psm_json_kv_string(j, "signer", res->signer_subject);
+	psm_json_kv_string(j, "issuer", res->signer_issuer);
+	psm_json_key(j, "signer_emails");
+	psm_json_begin_array(j);
 	for (i = 0; res->signer_emails != NULL && res->signer_emails[i] != NULL; i++)
-		psm_json_string(&j, res->signer_emails[i]);
-	psm_json_end_array(&j);
-	psm_json_kv_string(&j, "from", from);
-	psm_json_kv_bool(&j, "from_matches", res->from_matches);
-	psm_json_kv_string(&j, "anchor", res->anchor_subject);
-	psm_json_key(&j, "signing_time");
-	psm_json_time(&j, res->signing_time);
-	psm_json_kv_string(&j, "digest", res->digest);
-	psm_json_kv_string(&j, "signature_algorithm", res->signature_alg);
-	psm_json_kv_string(&j, "nested", res->nested);
-	psm_json_end_object(&j);
+		psm_json_string(j, res->signer_emails[i]);
+	psm_json_end_array(j);
+	psm_json_kv_string(j, "from", from);
+	psm_json_kv_bool(j, "from_matches", res->from_matches);
+	psm_json_kv_string(j, "anchor", res->anchor_subject);
+	psm_json_key(j, "signing_time");
+	psm_json_time(j, res->signing_time);
+	psm_json_kv_string(j, "digest", res->digest);
+	psm_json_kv_string(j, "signature_algorithm", res->signature_alg);
+	psm_json_kv_string(j, "nested", res->nested);
+	psm_json_end_object(j);
 }
 
 int
@@ -164,7 +162,7 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 			anchors[nanchors++] = optarg;
 			break;
 		case 't':
-			if (parse_time(optarg, &vp.at) < 0)
+			if (psm_cli_parse_time(optarg, &vp.at) < 0)
 				return psm_cli_usage_error("verify", "--at wants RFC 3339 "
 				                           "(2020-02-19T20:39:07Z) or @EPOCH, not '%s'", optarg);
 			break;
@@ -192,9 +190,13 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	if ((r = psm_msg_verify(msg, &vp, out, &res)) < 0)
 		goto fail;
-	if (json)
-		print_json(res, vp.from);
-	print_summary(res, vp.from);
+	if (json) {
+		psm_json j;
+
+		psm_json_init(&j, stdout);
+		psm_cli_verify_json(&j, res, vp.from);
+	}
+	psm_cli_verify_summary(res, vp.from);
 	if (res->valid) {
 		if (out != NULL && (r = psm_outfile_commit(out)) < 0)
 			goto fail;

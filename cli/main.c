@@ -29,6 +29,12 @@ static const char usage_text[] =
 "                         sign a message with a key on a token\n"
 "  verify [--anchors FILE] [--at TIME] [-o OUT] [IN]\n"
 "                         check a signed message; exit 0 only when valid\n"
+"  encrypt [--recipient-cert FILE] [--to ADDR] [--cipher NAME] [-o OUT] [IN]\n"
+"                         encrypt a message to its recipients and the sender\n"
+"  sign-encrypt ...       sign on the token, then encrypt (options of both)\n"
+"  decrypt [--key URI] [-o OUT] [IN]\n"
+"                         decrypt with the matching key on a token; check an\n"
+"                         inner signature\n"
 "\n"
 "Global options (also accepted after the command):\n"
 "  --module PATH          use this PKCS#11 module only (default: every module\n"
@@ -216,6 +222,10 @@ main(int argc, char **argv)
 		rc = psm_cmd_sign(&cli, argc, argv);
 	else if (strcmp(cmd, "verify") == 0)
 		rc = psm_cmd_verify(&cli, argc, argv);
+	else if (strcmp(cmd, "encrypt") == 0 || strcmp(cmd, "sign-encrypt") == 0)
+		rc = psm_cmd_encrypt(&cli, argc, argv);
+	else if (strcmp(cmd, "decrypt") == 0)
+		rc = psm_cmd_decrypt(&cli, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		fputs(usage_text, stdout);
 		rc = PSM_EXIT_OK;

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "message.h"
+#include "message-int.h"
 #include "mime_header.h"
 #include "mime_reader.h"
 #include "cms_stream.h"
@@ -31,19 +32,10 @@
 #define MAX_HEADER_BLOCK (256 * 1024)
 #define MAX_FIELDS 2000
 #define MAX_SIG_PART (8 * 1024 * 1024)
-#define IO_CHUNK 65536
 
-/* ---- buffered input ----------------------------------------------------- */
 
-struct rd {
-	int fd;
-	unsigned char buf[IO_CHUNK];
-	size_t pos, len;
-	int eof;
-};
-
-static int
-rd_fill(struct rd *r)
+int
+psm_rd_fill(struct rd *r)
 {
 	ssize_t n;
 
@@ -65,22 +57,6 @@ rd_fill(struct rd *r)
 		r->eof = 1;
 	return 0;
 }
-
-/* ---- header fields -------------------------------------------------------- */
-
-struct field {
-	char *name;
-	char *value;      /* unfolded, without the line end */
-	char *raw;        /* as read, line ends normalised to LF */
-};
-
-struct psm_msg {
-	struct rd in;
-	struct field *f;
-	size_t nf;
-	int crlf;         /* the input uses CRLF line ends */
-	char *from;
-};
 
 static void
 fields_free(struct field *f, size_t n)
@@ -105,8 +81,8 @@ psm_msg_free(psm_msg *m)
 	free(m);
 }
 
-static const char *
-header(const psm_msg *m, const char *name)
+const char *
+psm_msg_header(const psm_msg *m, const char *name)
 {
 	size_t i;
 
@@ -129,7 +105,7 @@ read_line(struct rd *r, char **line, size_t *len, size_t *cap, size_t max, int *
 		unsigned char *nl;
 		size_t avail;
 
-		if ((rv = rd_fill(r)) < 0)
+		if ((rv = psm_rd_fill(r)) < 0)
 			return rv;
 		if (r->pos >= r->len)
 			return *len > 0 ? 1 : 0;
@@ -291,7 +267,7 @@ psm_msg_open(int fd, psm_msg **out)
 		r = PSM_ERR_MALFORMED;
 		goto out;
 	}
-	if ((from = header(m, "From")) != NULL)
+	if ((from = psm_msg_header(m, "From")) != NULL)
 		m->from = first_address(from);
 	*out = m;
 	m = NULL; /* transferred */
@@ -312,8 +288,8 @@ psm_msg_from(const psm_msg *m)
 /* ---- Content-Type parameters (RFC 2045 section 5.1) ----------------------- */
 
 /* "type/subtype" lower-cased into buf (RFC 2045 section 5.2 default). */
-static void
-media_type(const char *v, char *buf, size_t len)
+void
+psm_msg_media_type(const char *v, char *buf, size_t len)
 {
 	psm_mime_ctype *ct = NULL;
 
@@ -325,8 +301,8 @@ media_type(const char *v, char *buf, size_t len)
 }
 
 /* The value of Content-Type parameter name (RFC 2231 decoded), malloc'd. */
-static char *
-param(const char *v, const char *name)
+char *
+psm_msg_param(const char *v, const char *name)
 {
 	psm_mime_ctype *ct = NULL;
 	const char *val;
@@ -345,15 +321,9 @@ param(const char *v, const char *name)
  * for a detached signature, the output with the output's line ends. */
 struct entity_sink {
 	BIO *cms;
-	psm_outfile *out;         /* NULL for opaque */
+	int detached;             /* also to the output */
 	psm_crlf out_eol;         /* CRLF -> output line ends */
 };
-
-static int
-out_sink(void *ud, const void *buf, size_t len)
-{
-	return psm_outfile_write(ud, buf, len);
-}
 
 static int
 entity_write(void *ud, const void *buf, size_t len)
@@ -363,8 +333,8 @@ entity_write(void *ud, const void *buf, size_t len)
 	if (len == 0)
 		return 0;
 	if (BIO_write(e->cms, buf, (int)len) != (int)len)
-		return psm_error_from_openssl(PSM_ERR_CRYPTO, "hashing the content");
-	if (e->out != NULL)
+		return psm_error_from_openssl(PSM_ERR_CRYPTO, "processing the content");
+	if (e->detached)
 		return psm_crlf_update(&e->out_eol, buf, len);
 	return 0;
 }
@@ -402,8 +372,8 @@ b64_bio_method(void)
 	return meth;
 }
 
-static BIO *
-b64_bio_new(psm_b64enc *enc)
+BIO *
+psm_msg_b64_bio_new(psm_b64enc *enc)
 {
 	BIO *b = BIO_new(b64_bio_method());
 
@@ -504,34 +474,50 @@ scan_bytes(struct scan *s, const unsigned char *p, size_t n)
 
 /* ---- signing -------------------------------------------------------------- */
 
-static int
-is_content_field(const char *name)
+int
+psm_msg_is_content_field(const char *name)
 {
 	return strncasecmp(name, "Content-", 8) == 0;
 }
 
 /* Write a header field's raw text with the output line ends. */
 static int
-put_raw_field(psm_outfile *out, const char *raw, const char *eol)
+put_raw_field(const psm_msg_sink *o, const char *raw)
 {
 	const char *p = raw, *nl;
 	int r;
 
 	while ((nl = strchr(p, '\n')) != NULL) {
-		if ((r = psm_outfile_write(out, p, (size_t)(nl - p))) < 0 ||
-		    (r = psm_outfile_write(out, eol, strlen(eol))) < 0)
+		if ((r = o->fn(o->ud, p, (size_t)(nl - p))) < 0 ||
+		    (r = o->fn(o->ud, o->eol, strlen(o->eol))) < 0)
 			return r;
 		p = nl + 1;
 	}
-	if ((r = psm_outfile_write(out, p, strlen(p))) < 0)
+	if ((r = o->fn(o->ud, p, strlen(p))) < 0)
 		return r;
-	return psm_outfile_write(out, eol, strlen(eol));
+	return o->fn(o->ud, o->eol, strlen(o->eol));
 }
 
 static int
-puts_out(psm_outfile *out, const char *s)
+puts_out(const psm_msg_sink *o, const char *s)
 {
-	return psm_outfile_write(out, s, strlen(s));
+	return o->fn(o->ud, s, strlen(s));
+}
+
+int
+psm_msg_put_outer(const psm_msg *m, const psm_msg_sink *o)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < m->nf; i++) {
+		if (psm_msg_is_content_field(m->f[i].name) ||
+		    strcasecmp(m->f[i].name, "MIME-Version") == 0)
+			continue;
+		if ((r = put_raw_field(o, m->f[i].raw)) < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* Stream the rest of the input through the chosen encoder into e. The
@@ -558,7 +544,7 @@ stream_body(psm_msg *m, int spool_fd, enum body_mode mode, struct entity_sink *e
 	for (;;) {
 		size_t n;
 
-		if ((r = rd_fill(src)) < 0)
+		if ((r = psm_rd_fill(src)) < 0)
 			return r;
 		if (src->pos >= src->len)
 			break;
@@ -594,7 +580,7 @@ scan_in_place(psm_msg *m, struct scan *s)
 	memset(s, 0, sizeof(*s));
 	s->at_start = 1;
 	for (;;) {
-		if ((r = rd_fill(&m->in)) < 0)
+		if ((r = psm_rd_fill(&m->in)) < 0)
 			return r;
 		if (m->in.pos >= m->in.len)
 			break;
@@ -632,7 +618,7 @@ spool_body(psm_msg *m, struct scan *s, int *fd_out)
 		size_t n;
 		const unsigned char *p;
 
-		if ((r = rd_fill(&m->in)) < 0)
+		if ((r = psm_rd_fill(&m->in)) < 0)
 			goto fail;
 		if (m->in.pos >= m->in.len)
 			break;
@@ -793,7 +779,7 @@ feed_body_headers(psm_msg *m, psm_mime_reader *rd)
 	int r = 0;
 
 	for (i = 0; r == 0 && i < m->nf; i++) {
-		if (!is_content_field(m->f[i].name))
+		if (!psm_msg_is_content_field(m->f[i].name))
 			continue;
 		if ((r = psm_mime_reader_feed(rd, m->f[i].raw, strlen(m->f[i].raw))) == 0)
 			r = psm_mime_reader_feed(rd, "\n", 1);
@@ -828,7 +814,7 @@ rewrite_multipart(psm_msg *m, int spool_fd, struct entity_sink *e)
 		src = &spool;
 	}
 	while (r == 0) {
-		if ((r = rd_fill(src)) < 0 || src->pos >= src->len)
+		if ((r = psm_rd_fill(src)) < 0 || src->pos >= src->len)
 			break;
 		r = psm_mime_reader_feed(rd, src->buf + src->pos, src->len - src->pos);
 		src->pos = src->len;
@@ -854,22 +840,28 @@ random_boundary(char *buf, size_t len)
 		i += (size_t)snprintf(buf + i, len - i, "%02x", rnd[k]);
 }
 
-int
-psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *out)
-{
-	const char *eol = m->crlf ? "\r\n" : "\n";
-	const char *ctv = header(m, "Content-Type"), *ctev = header(m, "Content-Transfer-Encoding");
-	char type[128], cte[32] = "7bit", boundary[64], line[512];
-	enum body_mode mode = BODY_PASS;
-	struct entity_sink es;
-	psm_cms_signer *signer = NULL;
-	psm_b64enc b64;
-	BIO *content = NULL, *b64bio = NULL;
+/* How the body entity is written: as it is, or re-encoded so that it
+ * survives transport (RFC 8551 section 3.1). */
+struct body_plan {
+	const char *ctv;            /* the Content-Type, or NULL */
+	enum body_mode mode;
+	int rewrite;                /* a multipart whose parts get re-encoded */
+	int spool_fd;               /* the body was spooled here (a pipe), or -1 */
 	struct scan sc;
-	int spool_fd = -1, multipart, is_text, rewrite = 0, r = PSM_ERR_INTERNAL;
-	size_t i;
+};
 
-	media_type(ctv, type, sizeof(type));
+static int
+plan_body(psm_msg *m, struct body_plan *bp)
+{
+	const char *ctev = psm_msg_header(m, "Content-Transfer-Encoding");
+	char type[128], cte[32] = "7bit";
+	int multipart, is_text, r;
+
+	memset(bp, 0, sizeof(*bp));
+	bp->spool_fd = -1;
+	bp->mode = BODY_PASS;
+	bp->ctv = psm_msg_header(m, "Content-Type");
+	psm_msg_media_type(bp->ctv, type, sizeof(type));
 	if (ctev != NULL) {
 		char *tok = NULL;
 		psm_mime_cte e;
@@ -880,92 +872,134 @@ psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *o
 		free(tok);
 	}
 	multipart = strncmp(type, "multipart/", 10) == 0;
-	is_text = strncmp(type, "text/", 5) == 0 || ctv == NULL;
+	is_text = strncmp(type, "text/", 5) == 0 || bp->ctv == NULL;
 
-	/* RFC 8551 section 3.1: choose a transfer encoding that survives */
-	if (strcmp(cte, "base64") == 0 || strcmp(cte, "quoted-printable") == 0) {
-		mode = BODY_PASS;
-	} else if (multipart && (strcmp(cte, "8bit") == 0 || strcmp(cte, "binary") == 0)) {
-		rewrite = 1;    /* its parts may carry 8-bit data: re-encode them */
-	} else if (!multipart && (strcmp(cte, "8bit") == 0 || strcmp(cte, "binary") == 0)) {
-		mode = is_text && strcmp(cte, "8bit") == 0 ? BODY_QP : BODY_B64;
-	} else {
-		/* a regular file is scanned in place; a pipe is spooled */
-		if ((r = scan_in_place(m, &sc)) < 0 ||
-		    (r == 0 && (r = spool_body(m, &sc, &spool_fd)) < 0))
-			goto out;
-		if (multipart && (sc.eight_bit || sc.risky))
-			rewrite = 1;
-		if (!multipart && (sc.eight_bit || sc.risky))
-			mode = is_text ? BODY_QP : BODY_B64;
+	if (strcmp(cte, "base64") == 0 || strcmp(cte, "quoted-printable") == 0)
+		return 0;
+	if (strcmp(cte, "8bit") == 0 || strcmp(cte, "binary") == 0) {
+		if (multipart)
+			bp->rewrite = 1;    /* its parts may carry 8-bit data */
+		else
+			bp->mode = is_text && strcmp(cte, "8bit") == 0 ? BODY_QP : BODY_B64;
+		return 0;
 	}
+	/* a regular file is scanned in place; a pipe is spooled */
+	if ((r = scan_in_place(m, &bp->sc)) < 0 ||
+	    (r == 0 && (r = spool_body(m, &bp->sc, &bp->spool_fd)) < 0))
+		return r;
+	if (bp->sc.eight_bit || bp->sc.risky) {
+		if (multipart)
+			bp->rewrite = 1;
+		else
+			bp->mode = is_text ? BODY_QP : BODY_B64;
+	}
+	return 0;
+}
 
-	memset(&es, 0, sizeof(es));
-	psm_b64enc_init(&b64, eol, out_sink, out);
-	if ((b64bio = b64_bio_new(&b64)) == NULL) {
-		r = PSM_ERR_NOMEM;
-		goto out;
-	}
-	/* outer headers: everything but the body entity's own */
-	for (i = 0; i < m->nf; i++) {
-		if (is_content_field(m->f[i].name) || strcasecmp(m->f[i].name, "MIME-Version") == 0)
-			continue;
-		if ((r = put_raw_field(out, m->f[i].raw, eol)) < 0)
-			goto out;
-	}
-	random_boundary(boundary, sizeof(boundary));
-	if ((r = psm_cms_signer_new(key, p, b64bio, &signer, &content)) < 0)
-		goto out;
-	if (p->opaque) {
-		snprintf(line, sizeof(line),
-		         "MIME-Version: 1.0%sContent-Type: application/pkcs7-mime; smime-type=signed-data;%s"
-		         "\tname=\"smime.p7m\"%sContent-Transfer-Encoding: base64%s"
-		         "Content-Disposition: attachment; filename=\"smime.p7m\"%s%s",
-		         eol, eol, eol, eol, eol, eol);
-	} else {
-		snprintf(line, sizeof(line),
-		         "MIME-Version: 1.0%sContent-Type: multipart/signed;%s"
-		         "\tprotocol=\"application/pkcs7-signature\";%s\tmicalg=%s;%s"
-		         "\tboundary=\"%s\"%s%sThis is an S/MIME signed message%s%s--%s%s",
-		         eol, eol, eol, psm_cms_signer_micalg(signer), eol, boundary, eol, eol, eol,
-		         eol, boundary, eol);
-	}
-	if ((r = puts_out(out, line)) < 0)
-		goto out;
+/* The body entity in canonical form: its Content-* fields (the transfer
+ * encoding as planned), an empty line, the body. */
+static int
+write_entity(psm_msg *m, const struct body_plan *bp, struct entity_sink *es)
+{
+	size_t i;
+	int r = 0;
 
-	es.cms = content;
-	es.out = p->opaque ? NULL : out;
-	psm_crlf_init(&es.out_eol, eol, out_sink, out);
-	/* the body entity's headers, canonical */
 	for (i = 0; i < m->nf; i++) {
 		const char *raw = m->f[i].raw;
 
-		if (!is_content_field(m->f[i].name))
+		if (!psm_msg_is_content_field(m->f[i].name))
 			continue;
-		if ((mode != BODY_PASS || rewrite) &&
+		if ((bp->mode != BODY_PASS || bp->rewrite) &&
 		    strcasecmp(m->f[i].name, "Content-Transfer-Encoding") == 0)
 			continue;
 		for (; *raw != '\0'; raw++) {
-			if ((r = *raw == '\n' ? entity_puts(&es, "\r\n") : entity_write(&es, raw, 1)) < 0)
-				goto out;
+			if ((r = *raw == '\n' ? entity_puts(es, "\r\n") : entity_write(es, raw, 1)) < 0)
+				return r;
 		}
-		if ((r = entity_puts(&es, "\r\n")) < 0)
-			goto out;
+		if ((r = entity_puts(es, "\r\n")) < 0)
+			return r;
 	}
-	if (ctv == NULL && (r = entity_puts(&es, sc.eight_bit ? "Content-Type: text/plain\r\n"
-	                                     : "Content-Type: text/plain; charset=us-ascii\r\n")) < 0)
+	if (bp->ctv == NULL &&
+	    (r = entity_puts(es, bp->sc.eight_bit ? "Content-Type: text/plain\r\n"
+	                                          : "Content-Type: text/plain; charset=us-ascii\r\n")) < 0)
+		return r;
+	if (bp->mode == BODY_QP)
+		r = entity_puts(es, "Content-Transfer-Encoding: quoted-printable\r\n");
+	else if (bp->mode == BODY_B64)
+		r = entity_puts(es, "Content-Transfer-Encoding: base64\r\n");
+	if (r < 0 || (r = entity_puts(es, "\r\n")) < 0)
+		return r;
+	if (bp->rewrite)
+		return rewrite_multipart(m, bp->spool_fd, es);
+	return stream_body(m, bp->spool_fd, bp->mode, es);
+}
+
+int
+psm_msg_write_entity(psm_msg *m, BIO *bio)
+{
+	struct body_plan bp;
+	struct entity_sink es;
+	int r;
+
+	memset(&es, 0, sizeof(es));
+	es.cms = bio;
+	if ((r = plan_body(m, &bp)) == 0)
+		r = write_entity(m, &bp, &es);
+	if (bp.spool_fd >= 0)
+		close(bp.spool_fd);
+	return r;
+}
+
+int
+psm_msg_sign_to(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, const psm_msg_sink *o)
+{
+	const char *eol = o->eol;
+	char boundary[64], line[512];
+	struct body_plan bp;
+	struct entity_sink es;
+	psm_cms_signer *signer = NULL;
+	psm_b64enc b64;
+	BIO *content = NULL, *b64bio = NULL;
+	int r;
+
+	memset(&es, 0, sizeof(es));
+	if ((r = plan_body(m, &bp)) < 0)
 		goto out;
-	if (mode == BODY_QP)
-		r = entity_puts(&es, "Content-Transfer-Encoding: quoted-printable\r\n");
-	else if (mode == BODY_B64)
-		r = entity_puts(&es, "Content-Transfer-Encoding: base64\r\n");
-	if (r < 0 || (r = entity_puts(&es, "\r\n")) < 0)
+	psm_b64enc_init(&b64, eol, o->fn, o->ud);
+	if ((b64bio = psm_msg_b64_bio_new(&b64)) == NULL) {
+		r = PSM_ERR_NOMEM;
 		goto out;
-	if (rewrite)
-		r = rewrite_multipart(m, spool_fd, &es);
-	else
-		r = stream_body(m, spool_fd, mode, &es);
-	if (r < 0 || (r = psm_crlf_final(&es.out_eol)) < 0)
+	}
+	if (o->outer && (r = psm_msg_put_outer(m, o)) < 0)
+		goto out;
+	random_boundary(boundary, sizeof(boundary));
+	if ((r = psm_cms_signer_new(key, p, b64bio, &signer, &content)) < 0)
+		goto out;
+	if (o->outer && (r = puts_out(o, "MIME-Version: 1.0")) == 0)
+		r = puts_out(o, eol);
+	if (r < 0)
+		goto out;
+	if (p->opaque) {
+		snprintf(line, sizeof(line),
+		         "Content-Type: application/pkcs7-mime; smime-type=signed-data;%s"
+		         "\tname=\"smime.p7m\"%sContent-Transfer-Encoding: base64%s"
+		         "Content-Disposition: attachment; filename=\"smime.p7m\"%s%s",
+		         eol, eol, eol, eol, eol);
+	} else {
+		snprintf(line, sizeof(line),
+		         "Content-Type: multipart/signed;%s"
+		         "\tprotocol=\"application/pkcs7-signature\";%s\tmicalg=%s;%s"
+		         "\tboundary=\"%s\"%s%sThis is an S/MIME signed message%s%s--%s%s",
+		         eol, eol, psm_cms_signer_micalg(signer), eol, boundary, eol, eol, eol,
+		         eol, boundary, eol);
+	}
+	if ((r = puts_out(o, line)) < 0)
+		goto out;
+
+	es.cms = content;
+	es.detached = !p->opaque;
+	psm_crlf_init(&es.out_eol, eol, o->fn, o->ud);
+	if ((r = write_entity(m, &bp, &es)) < 0 || (r = psm_crlf_final(&es.out_eol)) < 0)
 		goto out;
 
 	if (!p->opaque) {
@@ -975,23 +1009,31 @@ psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *o
 		         "Content-Disposition: attachment; filename=\"smime.p7s\"%s"
 		         "Content-Description: S/MIME Cryptographic Signature%s%s",
 		         eol, boundary, eol, eol, eol, eol, eol, eol);
-		if ((r = puts_out(out, line)) < 0)
+		if ((r = puts_out(o, line)) < 0)
 			goto out;
 	}
 	if ((r = psm_cms_signer_finish(signer, b64bio)) < 0 || (r = psm_b64enc_final(&b64)) < 0)
 		goto out;
 	if (!p->opaque) {
 		snprintf(line, sizeof(line), "%s--%s--%s", eol, boundary, eol);
-		if ((r = puts_out(out, line)) < 0)
+		if ((r = puts_out(o, line)) < 0)
 			goto out;
 	}
 	r = 0;
 out:
 	psm_cms_signer_free(signer);
 	BIO_free(b64bio);
-	if (spool_fd >= 0)
-		close(spool_fd);
+	if (bp.spool_fd >= 0)
+		close(bp.spool_fd);
 	return r;
+}
+
+int
+psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfile *out)
+{
+	psm_msg_sink o = { psm_outfile_sink, out, m->crlf ? "\r\n" : "\n", 1 };
+
+	return psm_msg_sign_to(m, key, p, &o);
 }
 
 /* ---- verifying ------------------------------------------------------------ */
@@ -1132,7 +1174,7 @@ nested_type(const unsigned char *p, size_t len)
 			break;          /* end of the header block */
 		if (strncasecmp(line, "Content-Type:", 13) != 0)
 			continue;
-		media_type(line + 13, type, sizeof(type));
+		psm_msg_media_type(line + 13, type, sizeof(type));
 		if (strcmp(type, "multipart/signed") == 0 ||
 		    strcmp(type, "application/pkcs7-mime") == 0 ||
 		    strcmp(type, "application/x-pkcs7-mime") == 0 ||
@@ -1152,7 +1194,7 @@ verify_detached(psm_msg *m, const char *ctv, const psm_verify_params *p,
 	struct dynbuf der;
 	psm_mime_reader *rd = NULL;
 	psm_mime_limits lim;
-	char *micalg = param(ctv, "micalg"), *protocol = param(ctv, "protocol");
+	char *micalg = psm_msg_param(ctv, "micalg"), *protocol = psm_msg_param(ctv, "protocol");
 	int r = PSM_ERR_INTERNAL;
 
 	memset(&d, 0, sizeof(d));
@@ -1177,7 +1219,7 @@ verify_detached(psm_msg *m, const char *ctv, const psm_verify_params *p,
 		goto out;
 	r = feed_body_headers(m, rd);
 	while (r == 0) {
-		if ((r = rd_fill(&m->in)) < 0 || m->in.pos >= m->in.len)
+		if ((r = psm_rd_fill(&m->in)) < 0 || m->in.pos >= m->in.len)
 			break;
 		r = psm_mime_reader_feed(rd, m->in.buf + m->in.pos, m->in.len - m->in.pos);
 		m->in.pos = m->in.len;
@@ -1213,24 +1255,17 @@ out:
 	return r;
 }
 
-/* Pull decoded bytes from the base64 body of the message. */
-struct b64pull {
-	struct rd *in;
-	EVP_ENCODE_CTX *ctx;
-	int done;
-};
-
-static int
-b64_pull(void *ud, unsigned char *buf, size_t cap, size_t *got)
+int
+psm_msg_b64_pull(void *ud, unsigned char *buf, size_t cap, size_t *got)
 {
-	struct b64pull *p = ud;
+	struct psm_b64pull *p = ud;
 	int r, outl;
 
 	*got = 0;
 	while (*got == 0 && !p->done) {
 		size_t n;
 
-		if ((r = rd_fill(p->in)) < 0)
+		if ((r = psm_rd_fill(p->in)) < 0)
 			return r;
 		if (p->in->pos >= p->in->len) {
 			if (EVP_DecodeFinal(p->ctx, buf, &outl) < 0)
@@ -1283,7 +1318,7 @@ static int
 verify_opaque(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
               psm_verify_result **res)
 {
-	struct b64pull pull;
+	struct psm_b64pull pull;
 	struct opaque_sink os;
 	unsigned char *der = NULL;
 	size_t der_len = 0;
@@ -1298,7 +1333,7 @@ verify_opaque(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
 		return PSM_ERR_NOMEM;
 	EVP_DecodeInit(pull.ctx);
 	if ((r = psm_verifier_new(NULL, &os.v)) < 0 ||
-	    (r = psm_cms_detach_stream(b64_pull, &pull, opaque_content, &os, &der, &der_len)) < 0 ||
+	    (r = psm_cms_detach_stream(psm_msg_b64_pull, &pull, opaque_content, &os, &der, &der_len)) < 0 ||
 	    (r = psm_verifier_finish(os.v, der, der_len, p, res)) < 0)
 		goto out;
 	(*res)->nested = nested_type(os.inner.p, os.inner.len);
@@ -1314,18 +1349,18 @@ int
 psm_msg_verify(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
                psm_verify_result **res)
 {
-	const char *ctv = header(m, "Content-Type");
+	const char *ctv = psm_msg_header(m, "Content-Type");
 	char type[128];
 	char *smime_type = NULL;
 	int r;
 
 	*res = NULL;
-	media_type(ctv, type, sizeof(type));
+	psm_msg_media_type(ctv, type, sizeof(type));
 	if (strcmp(type, "multipart/signed") == 0)
 		return verify_detached(m, ctv, p, content_out, res);
 	if (strcmp(type, "application/pkcs7-mime") == 0 ||
 	    strcmp(type, "application/x-pkcs7-mime") == 0) {
-		smime_type = param(ctv, "smime-type");
+		smime_type = psm_msg_param(ctv, "smime-type");
 		if (smime_type != NULL && strcasecmp(smime_type, "signed-data") != 0) {
 			psm_error_set("the message is S/MIME %s, not signed-data: use decrypt", smime_type);
 			free(smime_type);

@@ -11,6 +11,8 @@
 
 #include <openssl/evp.h>
 
+#include "cms_decrypt.h"
+#include "cms_encrypt.h"
 #include "cms_sign.h"
 #include "cms_verify.h"
 #include "outfile.h"
@@ -38,5 +40,32 @@ int psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfil
  * not readable. */
 int psm_msg_verify(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
                    psm_verify_result **res);
+
+/* The To, Cc and Bcc addresses (lower case, each once), NULL-terminated.
+ * Free with psm_mime_addr_list_free(). */
+int psm_msg_recipients(const psm_msg *m, char ***out);
+
+/* What the message's top-level Content-Type says it is. */
+enum {
+	PSM_MSG_PLAIN = 0,
+	PSM_MSG_SIGNED,             /* multipart/signed or signed-data */
+	PSM_MSG_ENCRYPTED,          /* enveloped-data or authEnveloped-data */
+	PSM_MSG_UNKNOWN_PKCS7,      /* application/pkcs7-mime without smime-type */
+	PSM_MSG_OTHER               /* certs-only, compressed-data, ... */
+};
+int psm_msg_kind(const psm_msg *m);
+
+/* Encrypt to ep's recipients; when sign_key is not NULL, sign first (sp
+ * as for psm_msg_sign) and encrypt the signed entity. The routing headers
+ * (From, To, Subject, Date, ...) stay outside. */
+int psm_msg_encrypt(psm_msg *m, const psm_encrypt_params *ep, EVP_PKEY *sign_key,
+                    const psm_sign_params *sp, psm_outfile *out);
+
+/* Decrypt an application/pkcs7-mime enveloped-data or authEnveloped-data
+ * message with the key find picks. The routing headers and the decrypted
+ * entity, with the input's line ends, go to sink, which must hold them
+ * back until this returns 0 (an AES-GCM tag is checked at the end). */
+int psm_msg_decrypt(psm_msg *m, psm_key_finder_fn find, void *find_ud, psm_sink_fn sink,
+                    void *sink_ud, psm_decrypt_info *info);
 
 #endif

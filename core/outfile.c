@@ -156,6 +156,21 @@ psm_outfile_sink(void *ud, const void *buf, size_t len)
 }
 
 int
+psm_outfile_reread(psm_outfile *of, int *fd)
+{
+	int r;
+
+	*fd = -1;
+	if ((r = flush_buf(of)) < 0)
+		return r;
+	if (lseek(of->fd, 0, SEEK_SET) < 0 || (*fd = dup(of->fd)) < 0) {
+		psm_error_set("cannot re-read the output: %s", strerror(errno));
+		return PSM_ERR_IO;
+	}
+	return 0;
+}
+
+int
 psm_outfile_commit(psm_outfile *of)
 {
 	unsigned char buf[OUT_BUF];

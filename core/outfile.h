@@ -22,6 +22,10 @@ int psm_outfile_write(psm_outfile *of, const void *buf, size_t len);
 /* A psm_sink_fn-compatible wrapper: ud is the psm_outfile. */
 int psm_outfile_sink(void *ud, const void *buf, size_t len);
 
+/* A descriptor reading what was written so far, from its start (shares
+ * the file position: write nothing more before commit). Close it. */
+int psm_outfile_reread(psm_outfile *of, int *fd);
+
 /* Make the output visible: fsync + rename, or copy the spool to stdout. */
 int psm_outfile_commit(psm_outfile *of);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -271,4 +272,182 @@ psm_anchors_load(psm_store *st, const char *const *files, size_t n, int use_syst
 fail:
 	X509_STORE_free(store);
 	return r;
+}
+
+/* Call fn for each readable certificate in dir (its file name too);
+ * damaged entries are counted in *skipped and passed over. */
+static int
+each_cert(const char *dir, int (*fn)(void *ud, X509 *x, const char *file), void *ud,
+          int *skipped)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (skipped != NULL)
+		*skipped = 0;
+	if (d == NULL)
+		return 0;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		char path[4096];
+		size_t len = strlen(de->d_name);
+		X509 *x = NULL;
+		FILE *f;
+
+		if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".pem") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((f = fopen(path, "r")) != NULL) {
+			x = PEM_read_X509(f, NULL, NULL, NULL);
+			fclose(f);
+		}
+		if (x == NULL) {
+			if (skipped != NULL)
+				(*skipped)++;
+			continue;
+		}
+		r = fn(ud, x, path);
+		X509_free(x);
+	}
+	closedir(d);
+	ERR_clear_error();
+	return r;
+}
+
+struct find_email {
+	const char *email;
+	STACK_OF(X509) *out;
+};
+
+static int
+find_email_cb(void *ud, X509 *x, const char *file)
+{
+	struct find_email *fe = ud;
+	psm_certinfo *ci = NULL;
+	size_t i;
+	int match = 0;
+
+	(void)file;
+	if (psm_certinfo_new(x, &ci) < 0)
+		return 0;
+	for (i = 0; ci->emails != NULL && ci->emails[i] != NULL; i++)
+		if (strcasecmp(ci->emails[i], fe->email) == 0)
+			match = 1;
+	psm_certinfo_free(ci);
+	if (!match)
+		return 0;
+	if (!X509_up_ref(x))
+		return PSM_ERR_NOMEM;
+	if (!sk_X509_push(fe->out, x)) {
+		X509_free(x);
+		return PSM_ERR_NOMEM;
+	}
+	return 0;
+}
+
+int
+psm_store_find_email(psm_store *st, const char *email, STACK_OF(X509) **out)
+{
+	struct find_email fe = { email, sk_X509_new_null() };
+	int r;
+
+	*out = NULL;
+	if (fe.out == NULL)
+		return PSM_ERR_NOMEM;
+	if ((r = each_cert(st->certs, find_email_cb, &fe, NULL)) < 0) {
+		sk_X509_pop_free(fe.out, X509_free);
+		return r;
+	}
+	*out = fe.out;
+	return 0;
+}
+
+int
+psm_store_caps(psm_store *st, X509 *cert, unsigned char **caps, size_t *len)
+{
+	char fp[80], path[4096];
+	unsigned char buf[8192];
+	size_t n;
+	FILE *f;
+	int r;
+
+	*caps = NULL;
+	*len = 0;
+	if ((r = fingerprint(cert, fp)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s.caps", st->certs, fp);
+	if ((f = fopen(path, "rb")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (n == 0 || n == sizeof(buf))
+		return 0;       /* empty or damaged: as if unknown */
+	if ((*caps = malloc(n)) == NULL)
+		return PSM_ERR_NOMEM;
+	memcpy(*caps, buf, n);
+	*len = n;
+	return 0;
+}
+
+struct list_all {
+	STACK_OF(X509) *out;
+};
+
+static int
+list_cb(void *ud, X509 *x, const char *file)
+{
+	struct list_all *la = ud;
+
+	(void)file;
+	if (!X509_up_ref(x))
+		return PSM_ERR_NOMEM;
+	if (!sk_X509_push(la->out, x)) {
+		X509_free(x);
+		return PSM_ERR_NOMEM;
+	}
+	return 0;
+}
+
+int
+psm_store_list(psm_store *st, int trusted, STACK_OF(X509) **out, int *skipped)
+{
+	struct list_all la = { sk_X509_new_null() };
+	int r;
+
+	*out = NULL;
+	if (la.out == NULL)
+		return PSM_ERR_NOMEM;
+	if ((r = each_cert(trusted ? st->trusted : st->certs, list_cb, &la, skipped)) < 0) {
+		sk_X509_pop_free(la.out, X509_free);
+		return r;
+	}
+	*out = la.out;
+	return 0;
+}
+
+int
+psm_store_forget(psm_store *st, X509 *cert)
+{
+	char fp[80], path[4096];
+	int r, gone = 0;
+
+	if ((r = fingerprint(cert, fp)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s.pem", st->certs, fp);
+	gone |= unlink(path) == 0;
+	snprintf(path, sizeof(path), "%s/%s.caps", st->certs, fp);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s.pem", st->trusted, fp);
+	gone |= unlink(path) == 0;
+	if (!gone) {
+		psm_error_set("that certificate is not in the store");
+		return PSM_ERR_NOT_FOUND;
+	}
+	return 0;
+}
+
+int
+psm_store_fingerprint(X509 *cert, char out[80])
+{
+	return fingerprint(cert, out);
 }

@@ -38,4 +38,23 @@ int psm_store_add_trusted(psm_store *st, X509_STORE *anchors, int *skipped);
 int psm_anchors_load(psm_store *st, const char *const *files, size_t n, int use_system,
                      X509_STORE **out);
 
+/* The remembered certificates that carry email (rfc822Name or
+ * emailAddress), whatever their validity. Free with sk_X509_pop_free. */
+int psm_store_find_email(psm_store *st, const char *email, STACK_OF(X509) **out);
+
+/* The SMIMECapabilities remembered with cert (DER, malloc'd), or
+ * *caps = NULL when none are known. */
+int psm_store_caps(psm_store *st, X509 *cert, unsigned char **caps, size_t *len);
+
+/* Every readable certificate remembered (trusted = 0) or trusted (1);
+ * damaged entries are counted in *skipped (may be NULL) and passed over. */
+int psm_store_list(psm_store *st, int trusted, STACK_OF(X509) **out, int *skipped);
+
+/* Forget cert (and its capabilities, and trust in it). PSM_ERR_NOT_FOUND
+ * when the store does not have it. */
+int psm_store_forget(psm_store *st, X509 *cert);
+
+/* The SHA-256 fingerprint of cert in lower-case hex (the entry's name). */
+int psm_store_fingerprint(X509 *cert, char out[80]);
+
 #endif

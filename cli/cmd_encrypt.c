@@ -1,0 +1,421 @@
+/* p11smime encrypt and sign-encrypt: encrypt a message to its recipients
+ * (and the sender), signing it first on the token for sign-encrypt. */
+#include "config.h"
+
+#include "cli.h"
+#include "chain.h"
+#include "message.h"
+#include "recipients.h"
+#include "recipient.h"
+#include "store.h"
+#include "mime_header.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static const char encrypt_usage[] =
+"Usage: p11smime encrypt [--recipient-cert FILE]... [--to ADDR]... [--cipher NAME]\n"
+"                        [--oaep] [--anchors FILE]... [-o OUT] [IN]\n"
+"       p11smime sign-encrypt [the options above] [--key URI] [--opaque]\n"
+"                        [--digest NAME] [--pss] [--certfile FILE]... [-o OUT] [IN]\n"
+"\n"
+"Encrypt the RFC 5322 message IN (default: standard input) to its recipients\n"
+"and write it to OUT (default: standard output; written only when everything\n"
+"succeeded). The routing headers (From, To, Subject, Date, ...) stay outside;\n"
+"the body with its Content-* headers is encrypted. sign-encrypt signs it on\n"
+"the token first (see 'p11smime sign --help').\n"
+"\n"
+"Recipients: --recipient-cert and --to; with neither, the To, Cc and Bcc\n"
+"addresses of the message. An address is looked up on the tokens, then in\n"
+"the certificate store ('p11smime certs', filled by verify). The sender\n"
+"(From:) is always added so they can read what they sent. A recipient\n"
+"without a valid, trusted certificate for e-mail encryption stops\n"
+"everything: nothing is sent to fewer people than asked.\n"
+"\n"
+"  --recipient-cert FILE  a recipient's certificate (PEM; more certificates\n"
+"                   in the file are taken as its chain); repeatable\n"
+"  --to ADDR        a recipient's address; repeatable\n"
+"  --cipher NAME    aes-256-gcm (default), aes-128-gcm, aes-256-cbc, aes-128-cbc;\n"
+"                   without it, AES-256-CBC is used when a recipient's\n"
+"                   capabilities show they cannot read AES-GCM\n"
+"  --oaep           RSAES-OAEP for RSA recipients (default: PKCS#1 v1.5, or OAEP\n"
+"                   when the recipient announced it)\n"
+"  --anchors FILE   trust anchors for the recipients' certificates (PEM;\n"
+"                   repeatable), besides those you trusted and the system's\n"
+"  -o OUT           the output file\n";
+
+#define MAX_RCPT 256
+
+struct rcpt_set {
+	psm_recipient r[MAX_RCPT];
+	char *who[MAX_RCPT];
+	size_t n;
+	STACK_OF(X509) *pool;       /* untrusted certificates for chains */
+};
+
+static void
+rcpt_set_free(struct rcpt_set *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++) {
+		X509_free(rs->r[i].cert);
+		free(rs->who[i]);
+	}
+	sk_X509_pop_free(rs->pool, X509_free);
+}
+
+/* Add cert (a new reference is taken) unless it is there already. */
+static int
+rcpt_add(struct rcpt_set *rs, X509 *cert, const char *who)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++)
+		if (X509_cmp(rs->r[i].cert, cert) == 0)
+			return 0;
+	if (rs->n == MAX_RCPT) {
+		psm_error_set("more than %d recipients", MAX_RCPT);
+		return PSM_ERR_USAGE;
+	}
+	if ((rs->who[rs->n] = strdup(who)) == NULL || !X509_up_ref(cert)) {
+		free(rs->who[rs->n]);
+		return PSM_ERR_NOMEM;
+	}
+	rs->r[rs->n].cert = cert;
+	rs->r[rs->n].oaep = 0;
+	rs->n++;
+	return 0;
+}
+
+/* The best certificate for addr among cands: usable now, latest to
+ * expire. When none is usable, the reason for the best-looking one. */
+static int
+pick(STACK_OF(X509) *cands, const char *addr, X509 **out)
+{
+	X509 *best = NULL;
+	int i;
+
+	*out = NULL;
+	for (i = 0; i < sk_X509_num(cands); i++) {
+		X509 *x = sk_X509_value(cands, i);
+
+		if (!psm_recipient_usable(x))
+			continue;
+		if (best == NULL ||
+		    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(best)) > 0)
+			best = x;
+	}
+	if (best != NULL) {
+		*out = best;
+		return 0;
+	}
+	if (sk_X509_num(cands) > 0) {
+		/* say why the (first) one found cannot be used */
+		psm_recipient_check(sk_X509_value(cands, 0), addr, NULL, NULL);
+		return PSM_ERR_VERIFY;
+	}
+	psm_error_set("cannot encrypt to %s: no certificate for that address on the tokens or in "
+	              "the store; import it with 'p11smime certs import FILE' (or verify a signed "
+	              "message from them), or give --recipient-cert", addr);
+	return PSM_ERR_VERIFY;
+}
+
+/* Find addr's certificate: the tokens first, then the store. */
+static int
+lookup(psm_p11 *p11, psm_store *st, const char *addr, struct rcpt_set *rs)
+{
+	STACK_OF(X509) *cands = NULL, *more = NULL;
+	X509 *best = NULL;
+	int r;
+
+	if ((r = psm_p11_find_encryption_certs(p11, addr, &cands)) < 0)
+		return r;
+	if ((r = psm_store_find_email(st, addr, &more)) < 0)
+		goto out;
+	while (sk_X509_num(more) > 0) {
+		X509 *x = sk_X509_shift(more);
+
+		if (!sk_X509_push(cands, x)) {
+			X509_free(x);
+			r = PSM_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if ((r = pick(cands, addr, &best)) == 0)
+		r = rcpt_add(rs, best, addr);
+out:
+	sk_X509_pop_free(cands, X509_free);
+	sk_X509_pop_free(more, X509_free);
+	return r;
+}
+
+static int
+add_cert_file(const char *path, struct rcpt_set *rs)
+{
+	STACK_OF(X509) *certs = NULL;
+	psm_certinfo *ci = NULL;
+	char who[600];
+	int r;
+
+	if ((r = psm_chain_load_pem(path, &certs)) < 0) {
+		sk_X509_pop_free(certs, X509_free);
+		psm_error_set("--recipient-cert %s: no certificate could be read from it (PEM "
+		              "expected)", path);
+		return PSM_ERR_USAGE;
+	}
+	if (psm_certinfo_new(sk_X509_value(certs, 0), &ci) == 0 && ci->emails != NULL &&
+	    ci->emails[0] != NULL)
+		snprintf(who, sizeof(who), "%s (%s)", ci->emails[0], path);
+	else
+		snprintf(who, sizeof(who), "%s", path);
+	psm_certinfo_free(ci);
+	r = rcpt_add(rs, sk_X509_value(certs, 0), who);
+	/* the rest of the file: the chain */
+	while (r == 0 && sk_X509_num(certs) > 1) {
+		X509 *x = sk_X509_pop(certs);
+
+		if (!sk_X509_push(rs->pool, x)) {
+			X509_free(x);
+			r = PSM_ERR_NOMEM;
+		}
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return r;
+}
+
+/* CA certificates on the tokens help to build recipients' chains. */
+static int
+pool_add_token_certs(psm_p11 *p11, STACK_OF(X509) *pool)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < psm_p11_slot_count(p11); i++) {
+		const psm_slot_info *s = psm_p11_slot(p11, i);
+		STACK_OF(X509) *certs = NULL;
+
+		if (!s->token_present || s->duplicate)
+			continue;
+		if (psm_p11_token_certs(p11, s, &certs) < 0)
+			continue;   /* a token we cannot read adds nothing */
+		r = 0;
+		while (sk_X509_num(certs) > 0) {
+			X509 *x = sk_X509_pop(certs);
+
+			if (!sk_X509_push(pool, x)) {
+				X509_free(x);
+				r = PSM_ERR_NOMEM;
+			}
+		}
+		sk_X509_free(certs);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Choose the cipher and the RSA padding from what recipients announced. */
+static const char *
+choose(psm_store *st, struct rcpt_set *rs, const char *cipher, int oaep)
+{
+	const char *no_gcm = NULL;
+	size_t i;
+
+	for (i = 0; i < rs->n; i++) {
+		unsigned char *caps = NULL;
+		size_t len = 0;
+		int gcm = 1, r_oaep = 0;
+
+		if (psm_store_caps(st, rs->r[i].cert, &caps, &len) == 0 && caps != NULL &&
+		    psm_caps_parse(caps, len, &gcm, &r_oaep) < 0)
+			gcm = 1;        /* unreadable: as if unknown */
+		free(caps);
+		rs->r[i].oaep = oaep || r_oaep;
+		if (!gcm && no_gcm == NULL)
+			no_gcm = rs->who[i];
+	}
+	if (cipher != NULL)
+		return cipher;
+	if (no_gcm != NULL) {
+		fprintf(stderr, "p11smime: warning: %s cannot read AES-GCM (from the capabilities "
+		        "they announced); using AES-256-CBC, which does not detect changes\n", no_gcm);
+		return "aes-256-cbc";
+	}
+	return "aes-256-gcm";
+}
+
+int
+psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		PSM_CLI_GLOBAL_OPTIONS,
+		{ "recipient-cert", required_argument, NULL, 'r' },
+		{ "to", required_argument, NULL, 't' },
+		{ "cipher", required_argument, NULL, 'C' },
+		{ "oaep", no_argument, NULL, 'E' },
+		{ "anchors", required_argument, NULL, 'a' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "opaque", no_argument, NULL, 'O' },
+		{ "digest", required_argument, NULL, 'd' },
+		{ "pss", no_argument, NULL, 'P' },
+		{ "certfile", required_argument, NULL, 'c' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *cmd = argv[0];
+	int sign = strcmp(cmd, "sign-encrypt") == 0;
+	const char *files[64], *tos[MAX_RCPT], *anchors[16];
+	size_t nfiles = 0, ntos = 0, nanchors = 0, i;
+	const char *outpath = NULL, *inpath, *cipher = NULL, *key_uri = NULL;
+	struct rcpt_set rs;
+	struct psm_signer_setup ss;
+	psm_encrypt_params ep;
+	psm_sign_params sp;
+	psm_p11 *p11 = NULL;
+	psm_store *store = NULL;
+	X509_STORE *xs = NULL;
+	psm_msg *msg = NULL;
+	psm_outfile *out = NULL;
+	char **addrs = NULL;
+	int c, fd = -1, oaep = 0, r;
+
+	memset(&rs, 0, sizeof(rs));
+	memset(&ss, 0, sizeof(ss));
+	memset(&sp, 0, sizeof(sp));
+	memset(&ep, 0, sizeof(ep));
+	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
+		if (psm_cli_global_option(cli, c, optarg))
+			continue;
+		switch (c) {
+		case 'r':
+			if (nfiles == sizeof(files) / sizeof(files[0]))
+				return psm_cli_usage_error(cmd, "too many --recipient-cert");
+			files[nfiles++] = optarg;
+			break;
+		case 't':
+			if (ntos == MAX_RCPT)
+				return psm_cli_usage_error(cmd, "too many --to");
+			tos[ntos++] = optarg;
+			break;
+		case 'a':
+			if (nanchors == sizeof(anchors) / sizeof(anchors[0]))
+				return psm_cli_usage_error(cmd, "too many --anchors");
+			anchors[nanchors++] = optarg;
+			break;
+		case 'C': cipher = optarg; break;
+		case 'E': oaep = 1; break;
+		case 'o': outpath = optarg; break;
+		case 'k': case 'O': case 'd': case 'P': case 'c':
+			if (!sign)
+				return psm_cli_usage_error(cmd, "'%s' is a signing option: use sign-encrypt",
+				                           argv[optind - 1]);
+			if (c == 'k')
+				key_uri = optarg;
+			else if (c == 'O')
+				sp.opaque = 1;
+			else if (c == 'd')
+				sp.digest = optarg;
+			else if (c == 'P')
+				sp.pss = 1;
+			else if ((r = psm_chain_load_pem(optarg, &ss.pool)) < 0)
+				goto fail;
+			break;
+		case 'h':
+			fputs(encrypt_usage, stdout);
+			return PSM_EXIT_OK;
+		default:
+			sk_X509_pop_free(ss.pool, X509_free);
+			return psm_cli_usage_error(cmd, "unknown or incomplete option '%s'",
+			                           argv[optind - 1]);
+		}
+	}
+	if (cipher != NULL && !psm_cipher_known(cipher)) {
+		sk_X509_pop_free(ss.pool, X509_free);
+		return psm_cli_usage_error(cmd, "--cipher must be aes-256-gcm, aes-128-gcm, "
+		                           "aes-256-cbc or aes-128-cbc");
+	}
+	if (sp.digest != NULL && strcmp(sp.digest, "sha256") != 0 &&
+	    strcmp(sp.digest, "sha384") != 0 && strcmp(sp.digest, "sha512") != 0) {
+		sk_X509_pop_free(ss.pool, X509_free);
+		return psm_cli_usage_error(cmd, "--digest must be sha256, sha384 or sha512");
+	}
+	if (optind + 1 < argc) {
+		sk_X509_pop_free(ss.pool, X509_free);
+		return psm_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	}
+	inpath = optind < argc ? argv[optind] : NULL;
+	if (key_uri != NULL && (r = psm_p11_check_uri(key_uri)) < 0)
+		goto fail;
+	if ((rs.pool = sk_X509_new_null()) == NULL) {
+		r = PSM_ERR_NOMEM;
+		goto fail;
+	}
+	if ((r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0 ||
+	    (r = psm_store_open(NULL, &store)) < 0 ||
+	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0 ||
+	    (r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0)
+		goto fail;
+
+	/* who gets it */
+	for (i = 0; i < nfiles; i++)
+		if ((r = add_cert_file(files[i], &rs)) < 0)
+			goto fail;
+	for (i = 0; i < ntos; i++)
+		if ((r = lookup(p11, store, tos[i], &rs)) < 0)
+			goto fail;
+	if (nfiles == 0 && ntos == 0) {
+		if ((r = psm_msg_recipients(msg, &addrs)) < 0)
+			goto fail;
+		if (addrs[0] == NULL) {
+			psm_error_set("the message has no To, Cc or Bcc address; give --to or "
+			              "--recipient-cert");
+			r = PSM_ERR_USAGE;
+			goto fail;
+		}
+		for (i = 0; addrs[i] != NULL; i++)
+			if ((r = lookup(p11, store, addrs[i], &rs)) < 0)
+				goto fail;
+	}
+	/* the sender, so that they can read what they sent */
+	if (psm_msg_from(msg) != NULL && (r = lookup(p11, store, psm_msg_from(msg), &rs)) < 0) {
+		if (r == PSM_ERR_VERIFY)
+			psm_error_set("no certificate of the sender %s to encrypt to (so they can read "
+			              "their own mail): put it on the token or import it with "
+			              "'p11smime certs import'", psm_msg_from(msg));
+		goto fail;
+	}
+	if ((r = pool_add_token_certs(p11, rs.pool)) < 0)
+		goto fail;
+	for (i = 0; i < rs.n; i++)
+		if ((r = psm_recipient_check(rs.r[i].cert, rs.who[i], xs, rs.pool)) < 0)
+			goto fail;
+	ep.cipher = choose(store, &rs, cipher, oaep);
+	ep.rcpt = rs.r;
+	ep.nrcpt = rs.n;
+
+	if (sign && (r = psm_cli_signer_load(cli, p11, msg, key_uri, &ss, &sp)) < 0)
+		goto fail;
+	if ((r = psm_outfile_open(outpath, &out)) < 0 ||
+	    (r = psm_msg_encrypt(msg, &ep, sign ? psm_key_pkey(ss.key) : NULL, &sp, out)) < 0 ||
+	    (r = psm_outfile_commit(out)) < 0)
+		goto fail;
+	r = 0;
+fail:
+	psm_outfile_free(out);
+	psm_signer_setup_clear(&ss);
+	psm_mime_addr_list_free(addrs);
+	rcpt_set_free(&rs);
+	psm_msg_free(msg);
+	psm_p11_free(p11);
+	X509_STORE_free(xs);
+	psm_store_free(store);
+	if (fd > STDIN_FILENO)
+		close(fd);
+	return r < 0 ? psm_cli_fail(r) : PSM_EXIT_OK;
+}

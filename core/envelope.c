@@ -1,0 +1,261 @@
+/* p11smime: encrypting and decrypting RFC 5322 messages as streams.
+ *
+ * Encrypt: the routing headers stay outside; the body entity (signed
+ * first for sign-encrypt) is encrypted as it streams into an
+ * application/pkcs7-mime part. Decrypt: the base64 body is decoded and
+ * decrypted as it is read (core/cms_decrypt.c); the routing headers and
+ * the decrypted entity go to a sink that the caller holds back until the
+ * decryption is known to be good.
+ */
+#include "config.h"
+
+#include "message.h"
+#include "message-int.h"
+#include "mime_header.h"
+#include "error.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+
+/* ---- encrypting --------------------------------------------------------- */
+
+static int
+bio_sink(void *ud, const void *buf, size_t len)
+{
+	if (len > 0 && BIO_write(ud, buf, (int)len) != (int)len)
+		return psm_error_from_openssl(PSM_ERR_CRYPTO, "encrypting the content");
+	return 0;
+}
+
+int
+psm_msg_encrypt(psm_msg *m, const psm_encrypt_params *ep, EVP_PKEY *sign_key,
+                const psm_sign_params *sp, psm_outfile *out)
+{
+	const char *eol = m->crlf ? "\r\n" : "\n";
+	psm_msg_sink o = { psm_outfile_sink, out, eol, 1 };
+	psm_cms_encryptor *enc = NULL;
+	psm_b64enc b64;
+	BIO *b64bio = NULL, *content = NULL;
+	char line[512];
+	int r;
+
+	if (!psm_cipher_known(ep->cipher != NULL ? ep->cipher : "aes-256-gcm")) {
+		psm_error_set("unknown cipher '%s'; use aes-256-gcm, aes-128-gcm, aes-256-cbc "
+		              "or aes-128-cbc", ep->cipher);
+		return PSM_ERR_USAGE;
+	}
+	psm_b64enc_init(&b64, eol, psm_outfile_sink, out);
+	if ((b64bio = psm_msg_b64_bio_new(&b64)) == NULL)
+		return PSM_ERR_NOMEM;
+	snprintf(line, sizeof(line),
+	         "MIME-Version: 1.0%sContent-Type: application/pkcs7-mime; smime-type=%s;%s"
+	         "\tname=\"smime.p7m\"%sContent-Transfer-Encoding: base64%s"
+	         "Content-Disposition: attachment; filename=\"smime.p7m\"%s"
+	         "Content-Description: S/MIME Encrypted Message%s%s",
+	         eol, psm_cipher_is_aead(ep->cipher != NULL ? ep->cipher : "aes-256-gcm")
+	                  ? "authEnveloped-data" : "enveloped-data",
+	         eol, eol, eol, eol, eol, eol);
+	if ((r = psm_msg_put_outer(m, &o)) < 0 || (r = o.fn(o.ud, line, strlen(line))) < 0)
+		goto out;
+	/* the content key is made and encrypted to each recipient here */
+	if ((r = psm_cms_encryptor_new(ep, b64bio, &enc, &content)) < 0)
+		goto out;
+	if (sign_key != NULL) {
+		psm_msg_sink in = { bio_sink, content, "\r\n", 0 };
+
+		r = psm_msg_sign_to(m, sign_key, sp, &in);
+	} else {
+		r = psm_msg_write_entity(m, content);
+	}
+	if (r < 0 || (r = psm_cms_encryptor_finish(enc)) < 0 || (r = psm_b64enc_final(&b64)) < 0)
+		goto out;
+	r = 0;
+out:
+	psm_cms_encryptor_free(enc);
+	BIO_free(b64bio);
+	return r;
+}
+
+int
+psm_msg_recipients(const psm_msg *m, char ***out)
+{
+	static const char *const names[] = { "To", "Cc", "Bcc", NULL };
+	char **all = NULL;
+	size_t n = 0, i, k, j;
+
+	*out = NULL;
+	for (k = 0; names[k] != NULL; k++) {
+		for (i = 0; i < m->nf; i++) {
+			char **list = NULL;
+
+			if (strcasecmp(m->f[i].name, names[k]) != 0)
+				continue;
+			if (psm_mime_addr_list(m->f[i].value, &list) < 0) {
+				psm_error_set("the %s: field cannot be read as a list of addresses", names[k]);
+				psm_mime_addr_list_free(all);
+				return PSM_ERR_MALFORMED;
+			}
+			for (j = 0; list[j] != NULL; j++) {
+				size_t d;
+				int dup = 0;
+				char **g;
+
+				for (d = 0; d < n; d++)
+					dup |= strcasecmp(all[d], list[j]) == 0;
+				if (dup)
+					continue;
+				if ((g = realloc(all, (n + 2) * sizeof(*g))) == NULL ||
+				    (g[n] = strdup(list[j])) == NULL) {
+					if (g != NULL)
+						all = g;
+					psm_mime_addr_list_free(list);
+					psm_mime_addr_list_free(all);
+					return PSM_ERR_NOMEM;
+				}
+				all = g;
+				all[++n] = NULL;
+			}
+			psm_mime_addr_list_free(list);
+		}
+	}
+	if (all == NULL && (all = calloc(1, sizeof(*all))) == NULL)
+		return PSM_ERR_NOMEM;
+	*out = all;
+	return 0;
+}
+
+/* ---- what a message is ---------------------------------------------------- */
+
+int
+psm_msg_kind(const psm_msg *m)
+{
+	const char *ctv = psm_msg_header(m, "Content-Type");
+	char type[128], *st;
+	int kind = PSM_MSG_PLAIN;
+
+	psm_msg_media_type(ctv, type, sizeof(type));
+	if (strcmp(type, "multipart/signed") == 0)
+		return PSM_MSG_SIGNED;
+	if (strcmp(type, "application/pkcs7-mime") != 0 &&
+	    strcmp(type, "application/x-pkcs7-mime") != 0)
+		return PSM_MSG_PLAIN;
+	st = psm_msg_param(ctv, "smime-type");
+	if (st != NULL) {
+		if (strcasecmp(st, "enveloped-data") == 0 || strcasecmp(st, "authEnveloped-data") == 0)
+			kind = PSM_MSG_ENCRYPTED;
+		else if (strcasecmp(st, "signed-data") == 0)
+			kind = PSM_MSG_SIGNED;
+		else
+			kind = PSM_MSG_OTHER;
+		free(st);
+		return kind;
+	}
+	/* no smime-type (older clients): the content itself decides */
+	return PSM_MSG_UNKNOWN_PKCS7;
+}
+
+/* ---- decrypting ----------------------------------------------------------- */
+
+#define MAX_INNER_LINE 65536
+
+/* The decrypted entity on its way out: its header block loses a
+ * MIME-Version field (the message has one already); line ends become the
+ * input's. */
+struct inner {
+	psm_crlf eol;
+	int in_header;
+	int dropping;               /* inside a dropped field (its folded lines too) */
+	char line[MAX_INNER_LINE];
+	size_t len;
+};
+
+static int
+inner_line(struct inner *in)
+{
+	int r;
+
+	if (in->len == 1 || (in->len == 2 && in->line[0] == '\r'))
+		in->in_header = 0;              /* the empty line */
+	else if (in->line[0] == ' ' || in->line[0] == '\t')
+		; /* a folded line keeps the state of its field */
+	else
+		in->dropping = strncasecmp(in->line, "MIME-Version:", 13) == 0;
+	r = in->dropping && in->in_header ? 0 : psm_crlf_update(&in->eol, in->line, in->len);
+	in->len = 0;
+	return r;
+}
+
+static int
+inner_sink(void *ud, const void *buf, size_t len)
+{
+	struct inner *in = ud;
+	const char *p = buf;
+	int r;
+
+	while (len > 0 && in->in_header) {
+		in->line[in->len++] = *p++;
+		len--;
+		if (in->line[in->len - 1] == '\n' || in->len == sizeof(in->line)) {
+			if (in->line[in->len - 1] != '\n')
+				in->in_header = 0;      /* not a header block: pass it on */
+			if ((r = inner_line(in)) < 0)
+				return r;
+		}
+	}
+	return len > 0 ? psm_crlf_update(&in->eol, p, len) : 0;
+}
+
+int
+psm_msg_decrypt(psm_msg *m, psm_key_finder_fn find, void *find_ud, psm_sink_fn sink,
+                void *sink_ud, psm_decrypt_info *info)
+{
+	const char *eol = m->crlf ? "\r\n" : "\n";
+	psm_msg_sink o = { sink, sink_ud, eol, 1 };
+	struct psm_b64pull pull;
+	struct inner *in = NULL;
+	const char *ctev = psm_msg_header(m, "Content-Transfer-Encoding");
+	int kind = psm_msg_kind(m), r;
+
+	memset(info, 0, sizeof(*info));
+	if (kind != PSM_MSG_ENCRYPTED && kind != PSM_MSG_UNKNOWN_PKCS7) {
+		char type[128];
+
+		psm_msg_media_type(psm_msg_header(m, "Content-Type"), type, sizeof(type));
+		psm_error_set(kind == PSM_MSG_SIGNED ? "the message is signed, not encrypted: use verify"
+		              : "the message is not encrypted (its Content-Type is %s)", type);
+		return PSM_ERR_MALFORMED;
+	}
+	if (ctev == NULL || strcasecmp(ctev, "base64") != 0) {
+		psm_error_set("the encrypted part is not base64 (Content-Transfer-Encoding: %s)",
+		              ctev != NULL ? ctev : "7bit");
+		return PSM_ERR_MALFORMED;
+	}
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		return PSM_ERR_NOMEM;
+	in->in_header = 1;
+	psm_crlf_init(&in->eol, eol, sink, sink_ud);
+	memset(&pull, 0, sizeof(pull));
+	pull.in = &m->in;
+	if ((pull.ctx = EVP_ENCODE_CTX_new()) == NULL) {
+		free(in);
+		return PSM_ERR_NOMEM;
+	}
+	EVP_DecodeInit(pull.ctx);
+	if ((r = psm_msg_put_outer(m, &o)) < 0 || (r = sink(sink_ud, "MIME-Version: 1.0", 17)) < 0 ||
+	    (r = sink(sink_ud, eol, strlen(eol))) < 0)
+		goto out;
+	if ((r = psm_cms_decrypt_stream(psm_msg_b64_pull, &pull, find, find_ud, inner_sink, in,
+	                                info)) < 0)
+		goto out;
+	if (in->len > 0 && (r = inner_line(in)) < 0)
+		goto out;
+	r = psm_crlf_final(&in->eol);
+out:
+	EVP_ENCODE_CTX_free(pull.ctx);
+	OPENSSL_cleanse(in, sizeof(*in));
+	free(in);
+	return r;
+}

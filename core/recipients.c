@@ -1,0 +1,130 @@
+/* p11smime: judging recipients' certificates (see recipients.h). */
+#include "config.h"
+
+#include "recipients.h"
+#include "error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+static int
+usage_ok(X509 *cert)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	uint32_t ku = X509_get_key_usage(cert);   /* all bits when absent */
+	int type = pub != NULL ? EVP_PKEY_get_base_id(pub) : 0;
+
+	if (type == EVP_PKEY_RSA)
+		return (ku & KU_KEY_ENCIPHERMENT) != 0;
+	if (type == EVP_PKEY_EC)
+		return (ku & KU_KEY_AGREEMENT) != 0;
+	return 0;
+}
+
+static int
+eku_ok(X509 *cert)
+{
+	uint32_t xku;
+
+	if (!(X509_get_extension_flags(cert) & EXFLAG_XKUSAGE))
+		return 1;
+	xku = X509_get_extended_key_usage(cert);
+	return (xku & (XKU_SMIME | XKU_ANYEKU)) != 0;
+}
+
+int
+psm_recipient_usable(X509 *cert)
+{
+	return usage_ok(cert) && eku_ok(cert) &&
+	       X509_cmp_current_time(X509_get0_notAfter(cert)) > 0 &&
+	       X509_cmp_current_time(X509_get0_notBefore(cert)) < 0;
+}
+
+int
+psm_recipient_check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X509) *untrusted)
+{
+	X509_STORE_CTX *ctx;
+	int ok, err;
+
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+		psm_error_set("cannot encrypt to %s: the certificate expired; ask them for a new one",
+		              who);
+		return PSM_ERR_VERIFY;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
+		psm_error_set("cannot encrypt to %s: the certificate is not valid yet", who);
+		return PSM_ERR_VERIFY;
+	}
+	if (!usage_ok(cert)) {
+		psm_error_set("cannot encrypt to %s: the certificate's key usage does not allow "
+		              "encryption (it needs keyEncipherment for RSA, keyAgreement for EC)", who);
+		return PSM_ERR_VERIFY;
+	}
+	if (!eku_ok(cert)) {
+		psm_error_set("cannot encrypt to %s: the certificate is not for e-mail "
+		              "(no emailProtection extended key usage)", who);
+		return PSM_ERR_VERIFY;
+	}
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_CTX_init(ctx, anchors, cert, untrusted)) {
+		X509_STORE_CTX_free(ctx);
+		return PSM_ERR_NOMEM;
+	}
+	ok = X509_verify_cert(ctx);
+	err = X509_STORE_CTX_get_error(ctx);
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	if (ok == 1)
+		return 0;
+	switch (err) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		psm_error_set("cannot encrypt to %s: the certificate does not chain to a trusted "
+		              "anchor (%s); give the CA with --anchors or trust it", who,
+		              X509_verify_cert_error_string(err));
+		break;
+	default:
+		psm_error_set("cannot encrypt to %s: the certificate chain is not valid: %s", who,
+		              X509_verify_cert_error_string(err));
+	}
+	return PSM_ERR_VERIFY;
+}
+
+int
+psm_caps_parse(const unsigned char *der, size_t len, int *gcm, int *oaep)
+{
+	const unsigned char *p = der;
+	X509_ALGORS *algs = d2i_X509_ALGORS(NULL, &p, (long)len);
+	int i;
+
+	*gcm = *oaep = 0;
+	if (algs == NULL) {
+		ERR_clear_error();
+		return PSM_ERR_MALFORMED;
+	}
+	for (i = 0; i < sk_X509_ALGOR_num(algs); i++) {
+		const ASN1_OBJECT *obj;
+
+		X509_ALGOR_get0(&obj, NULL, NULL, sk_X509_ALGOR_value(algs, i));
+		switch (OBJ_obj2nid(obj)) {
+		case NID_aes_256_gcm:
+		case NID_aes_128_gcm:
+		case NID_aes_192_gcm:
+			*gcm = 1;
+			break;
+		case NID_rsaesOaep:
+			*oaep = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+	return 0;
+}
