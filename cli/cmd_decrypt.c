@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 static const char decrypt_usage[] =
-"Usage: p11smime decrypt [--key URI] [--anchors FILE]... [--at TIME] [--allow-weak]\n"
+"Usage: p11smime decrypt [--key URI | --token URI] [--anchors FILE]... [--at TIME] [--allow-weak]\n"
 "                        [--require-authenticated] [--json] [-o OUT] [IN]\n"
 "\n"
 "Decrypt the S/MIME message IN (default: standard input) with a private key\n"
@@ -27,6 +27,8 @@ static const char decrypt_usage[] =
 "the output keeps it so that mail programs can show it too.\n"
 "\n"
 "  --key URI        use this key (see 'p11smime keys')\n"
+"  --token URI      look for the key on this token only (when the message is for\n"
+"                   keys on several tokens and the PIN is for one of them)\n"
 "  --anchors FILE   trust anchors for an inner signature (PEM; repeatable)\n"
 "  --at TIME        judge an inner signature as of TIME\n"
 "  --allow-weak     accept an inner SHA-1 signature\n"
@@ -39,6 +41,7 @@ static const char decrypt_usage[] =
 struct finder {
 	psm_p11 *p11;
 	const char *key_uri;
+	const char *token_uri;
 	psm_key *key;
 	X509 *cert;
 	char *uri;
@@ -58,7 +61,7 @@ find_key(void *ud, CMS_ContentInfo *hdr, EVP_PKEY **pkey, X509 **cert)
 	int r;
 
 	if (uri == NULL) {
-		r = psm_p11_find_decryption_key(f->p11, names_cert, hdr, &f->uri, &f->cert);
+		r = psm_p11_find_decryption_key(f->p11, f->token_uri, names_cert, hdr, &f->uri, &f->cert);
 		if (r == PSM_ERR_NOT_FOUND) {
 			char *who = psm_cms_recipients_describe(hdr);
 
@@ -130,6 +133,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		PSM_CLI_GLOBAL_OPTIONS,
 		{ "key", required_argument, NULL, 'k' },
+		{ "token", required_argument, NULL, PSM_OPT_TOKEN },
 		{ "anchors", required_argument, NULL, 'a' },
 		{ "at", required_argument, NULL, 't' },
 		{ "allow-weak", no_argument, NULL, 'w' },
@@ -162,6 +166,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'k': f.key_uri = optarg; break;
+		case PSM_OPT_TOKEN: f.token_uri = optarg; break;
 		case 'a':
 			if (nanchors == sizeof(anchors) / sizeof(anchors[0]))
 				return psm_cli_usage_error("decrypt", "too many --anchors");
@@ -187,7 +192,8 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	if (optind + 1 < argc)
 		return psm_cli_usage_error("decrypt", "unexpected argument '%s'", argv[optind + 1]);
 	inpath = optind < argc ? argv[optind] : NULL;
-	if (f.key_uri != NULL && (r = psm_p11_check_uri(f.key_uri)) < 0)
+	if ((f.key_uri != NULL && (r = psm_p11_check_uri(f.key_uri)) < 0) ||
+	    (f.token_uri != NULL && (r = psm_p11_check_uri(f.token_uri)) < 0))
 		goto fail;
 	if ((r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0 ||
 	    (r = psm_store_open(NULL, &store)) < 0 ||

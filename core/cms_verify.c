@@ -195,15 +195,16 @@ signing_time(CMS_SignerInfo *si)
 static void
 copy_capabilities(CMS_SignerInfo *si, psm_verify_result *res)
 {
-	ASN1_TYPE *t = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_SMIMECapabilities), -3,
-	                                            V_ASN1_SEQUENCE);
-	if (t != NULL && t->type == V_ASN1_SEQUENCE) {
-		int n = ASN1_STRING_length(t->value.sequence);
+	/* for a SEQUENCE, the attribute's value comes back as the ASN1_STRING
+	 * holding its whole DER encoding */
+	ASN1_STRING *seq = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_SMIMECapabilities), -3,
+	                                               V_ASN1_SEQUENCE);
 
-		if ((res->capabilities = OPENSSL_memdup(ASN1_STRING_get0_data(t->value.sequence),
-		                                        (size_t)n)) != NULL)
-			res->capabilities_len = (size_t)n;
-	}
+	ERR_clear_error();
+	if (seq != NULL && ASN1_STRING_length(seq) > 0 &&
+	    (res->capabilities = OPENSSL_memdup(ASN1_STRING_get0_data(seq),
+	                                        (size_t)ASN1_STRING_length(seq))) != NULL)
+		res->capabilities_len = (size_t)ASN1_STRING_length(seq);
 }
 
 static int

@@ -15,13 +15,13 @@
 /* The key list as it looks without logging in anywhere: certificates are
  * public, and a PIN must not be spent on a token the message is not for. */
 static int
-list_public(psm_p11 *p11, psm_key_list **list)
+list_public(psm_p11 *p11, const char *token_uri, psm_key_list **list)
 {
 	psm_pin_source *saved = p11->pin_source;
 	int r;
 
 	p11->pin_source = NULL;
-	r = psm_p11_list_keys(p11, NULL, list);
+	r = psm_p11_list_keys(p11, token_uri, list);
 	p11->pin_source = saved;
 	return r;
 }
@@ -39,8 +39,8 @@ key_uri(psm_p11 *p11, const psm_key_info *k)
 }
 
 int
-psm_p11_find_decryption_key(psm_p11 *p11, psm_cert_match_fn match, void *ud, char **uri_out,
-                            X509 **cert_out)
+psm_p11_find_decryption_key(psm_p11 *p11, const char *token_uri, psm_cert_match_fn match,
+                            void *ud, char **uri_out, X509 **cert_out)
 {
 	psm_key_list *list = NULL;
 	size_t i;
@@ -48,7 +48,7 @@ psm_p11_find_decryption_key(psm_p11 *p11, psm_cert_match_fn match, void *ud, cha
 
 	*uri_out = NULL;
 	*cert_out = NULL;
-	if ((r = list_public(p11, &list)) < 0)
+	if ((r = list_public(p11, token_uri, &list)) < 0)
 		return r;
 	for (i = 0; i < psm_key_list_count(list); i++) {
 		const psm_key_info *k = psm_key_list_get(list, i);
@@ -88,7 +88,7 @@ psm_p11_find_encryption_certs(psm_p11 *p11, const char *email, STACK_OF(X509) **
 	int r;
 
 	*out = NULL;
-	if ((r = list_public(p11, &list)) < 0)
+	if ((r = list_public(p11, NULL, &list)) < 0)
 		return r;
 	if ((*out = sk_X509_new_null()) == NULL) {
 		psm_key_list_free(list);

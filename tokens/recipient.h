@@ -13,13 +13,13 @@
 /* Returns 1 when cert is the one wanted. */
 typedef int (*psm_cert_match_fn)(void *ud, X509 *cert);
 
-/* The first key on the tokens whose certificate match() accepts and that
+/* The first key on the tokens (those token_uri matches; NULL: all) whose certificate match() accepts and that
  * may decrypt or derive (expired certificates count: old mail must still
  * open, so retired key-management keys are found too). *uri_out (the
  * private key's pkcs11: URI, malloc'd) and *cert_out (X509_free it).
  * PSM_ERR_NOT_FOUND when no key matches. */
-int psm_p11_find_decryption_key(psm_p11 *p11, psm_cert_match_fn match, void *ud,
-                                char **uri_out, X509 **cert_out);
+int psm_p11_find_decryption_key(psm_p11 *p11, const char *token_uri, psm_cert_match_fn match,
+                                void *ud, char **uri_out, X509 **cert_out);
 
 /* Every certificate on the tokens that carries email (rfc822Name or
  * emailAddress), whatever its usage or validity: the caller judges.
