@@ -35,6 +35,8 @@ static const char usage_text[] =
 "  decrypt [--key URI] [-o OUT] [IN]\n"
 "                         decrypt with the matching key on a token; check an\n"
 "                         inner signature\n"
+"  certs list|import|export|find|remove|trust|untrust\n"
+"                         the certificate store: people to encrypt to, CAs to trust\n"
 "\n"
 "Global options (also accepted after the command):\n"
 "  --module PATH          use this PKCS#11 module only (default: every module\n"
@@ -226,6 +228,8 @@ main(int argc, char **argv)
 		rc = psm_cmd_encrypt(&cli, argc, argv);
 	else if (strcmp(cmd, "decrypt") == 0)
 		rc = psm_cmd_decrypt(&cli, argc, argv);
+	else if (strcmp(cmd, "certs") == 0)
+		rc = psm_cmd_certs(&cli, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		fputs(usage_text, stdout);
 		rc = PSM_EXIT_OK;

@@ -166,10 +166,11 @@ fingerprint(X509 *cert, char name[80])
 	return 0;
 }
 
-int
-psm_store_remember(psm_store *st, X509 *cert, const unsigned char *caps, size_t caps_len)
+/* cert as <fingerprint>.pem in dir; fp gets the fingerprint. */
+static int
+write_pem(const char *dir, X509 *cert, char fp[80])
 {
-	char fp[80], name[96];
+	char name[96];
 	BIO *mem = BIO_new(BIO_s_mem());
 	char *pem;
 	long n;
@@ -183,9 +184,18 @@ psm_store_remember(psm_store *st, X509 *cert, const unsigned char *caps, size_t 
 	}
 	n = BIO_get_mem_data(mem, &pem);
 	snprintf(name, sizeof(name), "%s.pem", fp);
-	r = write_atomic(st->certs, name, pem, (size_t)n);
+	r = write_atomic(dir, name, pem, (size_t)n);
 	BIO_free(mem);
-	if (r == 0 && caps != NULL && caps_len > 0) {
+	return r;
+}
+
+int
+psm_store_remember(psm_store *st, X509 *cert, const unsigned char *caps, size_t caps_len)
+{
+	char fp[80], name[96];
+	int r;
+
+	if ((r = write_pem(st->certs, cert, fp)) == 0 && caps != NULL && caps_len > 0) {
 		snprintf(name, sizeof(name), "%s.caps", fp);
 		r = write_atomic(st->certs, name, caps, caps_len);
 	}
@@ -450,4 +460,28 @@ int
 psm_store_fingerprint(X509 *cert, char out[80])
 {
 	return fingerprint(cert, out);
+}
+
+int
+psm_store_trust(psm_store *st, X509 *cert)
+{
+	char fp[80];
+
+	return write_pem(st->trusted, cert, fp);
+}
+
+int
+psm_store_untrust(psm_store *st, X509 *cert)
+{
+	char fp[80], path[4096];
+	int r;
+
+	if ((r = fingerprint(cert, fp)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s.pem", st->trusted, fp);
+	if (unlink(path) < 0) {
+		psm_error_set("that certificate is not trusted in the store");
+		return PSM_ERR_NOT_FOUND;
+	}
+	return 0;
 }

@@ -54,6 +54,10 @@ int psm_store_list(psm_store *st, int trusted, STACK_OF(X509) **out, int *skippe
  * when the store does not have it. */
 int psm_store_forget(psm_store *st, X509 *cert);
 
+/* Trust cert as an anchor for this user ("always trust"), or stop. */
+int psm_store_trust(psm_store *st, X509 *cert);
+int psm_store_untrust(psm_store *st, X509 *cert);
+
 /* The SHA-256 fingerprint of cert in lower-case hex (the entry's name). */
 int psm_store_fingerprint(X509 *cert, char out[80]);
 
