@@ -14,6 +14,7 @@
 static const unsigned char OID_SIGNED_DATA[] = {
 	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02
 };
+#define MAX_OID sizeof(OID_SIGNED_DATA)
 
 struct ber {
 	psm_pull_fn pull;
@@ -24,15 +25,44 @@ struct ber {
 	size_t off;            /* input bytes consumed so far */
 	psm_sink_fn sink;
 	void *sink_ud;
-	unsigned char *out;    /* the detached SignedData being rebuilt */
+	const char *kind;      /* "signed-data": for the error details */
+	const char *too_large; /* the detail when the meta data passes MAX_META */
+	unsigned char *out;    /* the structure without its content, being rebuilt */
 	size_t nout, cap;
+	size_t nmeta;          /* meta data bytes */
 };
 
 static int
-bad(const char *what)
+bad(const struct ber *b, const char *what)
 {
-	psm_error_set("the signed-data is malformed: %s", what);
+	psm_error_set("the %s is malformed: %s", b->kind, what);
 	return PSM_ERR_MALFORMED;
+}
+
+static struct ber *
+ber_new(psm_pull_fn pull, void *pull_ud, psm_sink_fn sink, void *sink_ud, const char *kind,
+        const char *too_large)
+{
+	struct ber *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->pull = pull;
+	b->ud = pull_ud;
+	b->sink = sink;
+	b->sink_ud = sink_ud;
+	b->kind = kind;
+	b->too_large = too_large;
+	return b;
+}
+
+static void
+ber_free(struct ber *b)
+{
+	if (b == NULL)
+		return;
+	free(b->out);
+	free(b);
 }
 
 static int
@@ -58,17 +88,19 @@ get_byte(struct ber *b, unsigned char *c)
 	if ((r = fill(b)) < 0)
 		return r;
 	if (b->pos >= b->len)
-		return bad("it ends too early");
+		return bad(b, "it ends too early");
 	*c = b->buf[b->pos++];
 	b->off++;
 	return 0;
 }
 
+/* Meta data: appended to the rebuilt structure, capped by MAX_META. */
 static int
 emit(struct ber *b, const void *p, size_t n)
 {
-	if (b->nout + n > MAX_META)
-		return bad("its certificates and signer information are too large");
+	if (n > MAX_META - b->nmeta)
+		return bad(b, b->too_large);
+	b->nmeta += n;
 	if (b->nout + n > b->cap) {
 		size_t ncap = b->cap ? b->cap * 2 : 8192;
 		unsigned char *g;
@@ -106,7 +138,7 @@ read_hdr(struct ber *b, struct hdr *h)
 		return r;
 	h->raw[h->nraw++] = c;
 	if ((c & 0x1f) == 0x1f)
-		return bad("high tag numbers are not used in CMS");
+		return bad(b, "high tag numbers are not used in CMS");
 	h->tag = c;
 	h->constructed = (c & 0x20) != 0;
 	if ((r = get_byte(b, &c)) < 0)
@@ -114,7 +146,7 @@ read_hdr(struct ber *b, struct hdr *h)
 	h->raw[h->nraw++] = c;
 	if (c == 0x80) {
 		if (!h->constructed)
-			return bad("a primitive element has an indefinite length");
+			return bad(b, "a primitive element has an indefinite length");
 		h->indefinite = 1;
 		return 0;
 	}
@@ -124,13 +156,13 @@ read_hdr(struct ber *b, struct hdr *h)
 	}
 	n = c & 0x7f;
 	if (n > 8)
-		return bad("a length is too large");
+		return bad(b, "a length is too large");
 	for (i = 0; i < n; i++) {
 		if ((r = get_byte(b, &c)) < 0)
 			return r;
 		h->raw[h->nraw++] = c;
 		if (h->len > (SIZE_MAX >> 8))
-			return bad("a length is too large");
+			return bad(b, "a length is too large");
 		h->len = (h->len << 8) | c;
 	}
 	return 0;
@@ -148,7 +180,7 @@ move_bytes(struct ber *b, size_t n, int to_sink)
 		if ((r = fill(b)) < 0)
 			return r;
 		if (b->pos >= b->len)
-			return bad("it ends too early");
+			return bad(b, "it ends too early");
 		k = b->len - b->pos < n ? b->len - b->pos : n;
 		r = to_sink ? b->sink(b->sink_ud, b->buf + b->pos, k) : emit(b, b->buf + b->pos, k);
 		if (r < 0)
@@ -170,7 +202,7 @@ copy_element(struct ber *b, const struct hdr *h, int depth)
 	int r;
 
 	if (depth > MAX_DEPTH)
-		return bad("it nests too deeply");
+		return bad(b, "it nests too deeply");
 	if ((r = emit(b, h->raw, h->nraw)) < 0)
 		return r;
 	if (!h->indefinite)
@@ -185,32 +217,6 @@ copy_element(struct ber *b, const struct hdr *h, int depth)
 	}
 }
 
-/* Stream an OCTET STRING (primitive, or constructed of pieces) to the sink. */
-static int
-stream_octets(struct ber *b, const struct hdr *h, int depth)
-{
-	struct hdr sub;
-	size_t end = b->off + h->len;
-	int r;
-
-	if (depth > MAX_DEPTH)
-		return bad("it nests too deeply");
-	if ((h->tag & 0x1f) != 0x04)
-		return bad("the content is not an OCTET STRING");
-	if (!h->constructed)
-		return move_bytes(b, h->len, 1);
-	for (;;) {
-		if (!h->indefinite && b->off >= end)
-			return b->off == end ? 0 : bad("a length does not add up");
-		if ((r = read_hdr(b, &sub)) < 0)
-			return r;
-		if (is_eoc(&sub))
-			return h->indefinite ? 0 : bad("an end-of-contents inside a definite length");
-		if ((r = stream_octets(b, &sub, depth + 1)) < 0)
-			return r;
-	}
-}
-
 /* Read exactly the header of a definite or indefinite element and check
  * its tag; opening it means its children follow. */
 static int
@@ -221,7 +227,7 @@ expect(struct ber *b, struct hdr *h, unsigned tag, const char *what)
 	if ((r = read_hdr(b, h)) < 0)
 		return r;
 	if (h->tag != tag)
-		return bad(what);
+		return bad(b, what);
 	return 0;
 }
 
@@ -239,13 +245,13 @@ next_child(struct ber *b, struct frame *f, struct hdr *child)
 	int r;
 
 	if (!f->indefinite && b->off >= f->end)
-		return b->off == f->end ? 0 : bad("a length does not add up");
+		return b->off == f->end ? 0 : bad(b, "a length does not add up");
 	if ((r = read_hdr(b, child)) < 0)
 		return r;
 	if (is_eoc(child))
-		return f->indefinite ? 0 : bad("an end-of-contents inside a definite length");
+		return f->indefinite ? 0 : bad(b, "an end-of-contents inside a definite length");
 	if (!f->indefinite && !child->indefinite && b->off + child->len > f->end)
-		return bad("a length does not add up");
+		return bad(b, "a length does not add up");
 	return 1;
 }
 
@@ -257,67 +263,136 @@ frame_of(struct ber *b, const struct hdr *h, struct frame *f)
 	f->end = b->off + h->len;
 }
 
+/* The element ends here: no further child. */
+static int
+expect_end(struct ber *b, struct frame *f, const char *what)
+{
+	struct hdr h;
+	int r;
+
+	if ((r = next_child(b, f, &h)) != 0)
+		return r < 0 ? r : bad(b, what);
+	return 0;
+}
+
+static int stream_octets(struct ber *b, const struct hdr *h, int depth);
+
+/* Stream the contents of h to the sink: primitive, or constructed of
+ * OCTET STRING pieces (X.690 section 8.7.3), themselves nested at will. */
+static int
+stream_contents(struct ber *b, const struct hdr *h, int depth)
+{
+	struct hdr sub;
+	size_t end = b->off + h->len;
+	int r;
+
+	if (!h->constructed)
+		return move_bytes(b, h->len, 1);
+	for (;;) {
+		if (!h->indefinite && b->off >= end)
+			return b->off == end ? 0 : bad(b, "a length does not add up");
+		if ((r = read_hdr(b, &sub)) < 0)
+			return r;
+		if (is_eoc(&sub))
+			return h->indefinite ? 0 : bad(b, "an end-of-contents inside a definite length");
+		if ((r = stream_octets(b, &sub, depth + 1)) < 0)
+			return r;
+	}
+}
+
+/* Stream an OCTET STRING (primitive, or constructed of pieces) to the sink. */
+static int
+stream_octets(struct ber *b, const struct hdr *h, int depth)
+{
+	if (depth > MAX_DEPTH)
+		return bad(b, "it nests too deeply");
+	if ((h->tag & 0x1f) != 0x04)
+		return bad(b, "the content is not an OCTET STRING");
+	return stream_contents(b, h, depth);
+}
+
 static const unsigned char EOC[2] = { 0, 0 };
 static const unsigned char SEQ_INDEF[2] = { 0x30, 0x80 };
 static const unsigned char CTX0_INDEF[2] = { 0xa0, 0x80 };
+
+/* A content type this walk accepts: its whole DER OID (tag and length
+ * included) and the detail when its [0] content is not a SEQUENCE. */
+struct cms_type {
+	const unsigned char *oid;
+	size_t oid_len;
+	const char *missing;
+};
+
+/* ContentInfo ::= SEQUENCE { contentType, [0] EXPLICIT content }
+ * (RFC 5652 section 3), opened down to the SEQUENCE of its content, and
+ * re-emitted with indefinite lengths. f[0..2] get the frames of the
+ * ContentInfo, the [0] and the content. Returns the index in types of the
+ * content type found. */
+static int
+open_content_info(struct ber *b, const struct cms_type *types, int ntypes, const char *not_it,
+                  struct frame f[3])
+{
+	struct hdr h;
+	unsigned char oid[MAX_OID];
+	int r, i, k;
+
+	if ((r = expect(b, &h, 0x30, "it is not a ContentInfo")) < 0)
+		return r;
+	frame_of(b, &h, &f[0]);
+	if ((r = next_child(b, &f[0], &h)) <= 0)
+		return r < 0 ? r : bad(b, "it has no content type");
+	for (i = 0; i < ntypes; i++)
+		if (h.tag == 0x06 && h.len + 2 == types[i].oid_len)
+			break;
+	if (i == ntypes)
+		return bad(b, not_it);
+	memcpy(oid, h.raw, 2);
+	for (k = 2; k < (int)types[i].oid_len; k++)
+		if ((r = get_byte(b, &oid[k])) < 0)
+			return r;
+	for (i = 0; i < ntypes; i++)
+		if (types[i].oid_len == h.len + 2 && memcmp(oid, types[i].oid, types[i].oid_len) == 0)
+			break;
+	if (i == ntypes)
+		return bad(b, not_it);
+	if ((r = next_child(b, &f[0], &h)) <= 0 || h.tag != 0xa0)
+		return r < 0 ? r : bad(b, "it has no content");
+	frame_of(b, &h, &f[1]);
+	if ((r = emit(b, SEQ_INDEF, 2)) < 0 || (r = emit(b, oid, types[i].oid_len)) < 0 ||
+	    (r = emit(b, CTX0_INDEF, 2)) < 0)
+		return r;
+	if ((r = next_child(b, &f[1], &h)) <= 0 || h.tag != 0x30)
+		return r < 0 ? r : bad(b, types[i].missing);
+	frame_of(b, &h, &f[2]);
+	if ((r = emit(b, SEQ_INDEF, 2)) < 0)
+		return r;
+	return i;
+}
+
+static const struct cms_type SIGNED_TYPES[] = {
+	{ OID_SIGNED_DATA, sizeof(OID_SIGNED_DATA), "the SignedData is missing" },
+};
 
 int
 psm_cms_detach_stream(psm_pull_fn pull, void *pull_ud, psm_sink_fn sink, void *sink_ud,
                       unsigned char **der, size_t *der_len)
 {
 	struct ber *b;
-	struct hdr h, ci, ctx0, sd, eci, child;
-	struct frame fci, fctx, fsd, feci;
-	unsigned char oid[sizeof(OID_SIGNED_DATA)];
-	int r, n = 0, k;
+	struct hdr h, eci, child;
+	struct frame f[3], feci;
+	int r, n = 0;
 
 	*der = NULL;
 	*der_len = 0;
-	if ((b = calloc(1, sizeof(*b))) == NULL)
+	if ((b = ber_new(pull, pull_ud, sink, sink_ud, "signed-data",
+	                 "its certificates and signer information are too large")) == NULL)
 		return PSM_ERR_NOMEM;
-	b->pull = pull;
-	b->ud = pull_ud;
-	b->sink = sink;
-	b->sink_ud = sink_ud;
 
-	/* ContentInfo ::= SEQUENCE { contentType, [0] EXPLICIT content } */
-	if ((r = expect(b, &ci, 0x30, "it is not a ContentInfo")) < 0)
-		goto out;
-	frame_of(b, &ci, &fci);
-	if ((r = next_child(b, &fci, &h)) <= 0) {
-		r = r < 0 ? r : bad("it has no content type");
-		goto out;
-	}
-	if (h.tag != 0x06 || h.len + 2 != sizeof(OID_SIGNED_DATA)) {
-		r = bad("it is not a SignedData");
-		goto out;
-	}
-	memcpy(oid, h.raw, 2);
-	for (k = 2; k < (int)sizeof(oid); k++)
-		if ((r = get_byte(b, &oid[k])) < 0)
-			goto out;
-	if (memcmp(oid, OID_SIGNED_DATA, sizeof(oid)) != 0) {
-		r = bad("it is not a SignedData");
-		goto out;
-	}
-	if ((r = next_child(b, &fci, &ctx0)) <= 0 || ctx0.tag != 0xa0) {
-		r = r < 0 ? r : bad("it has no content");
-		goto out;
-	}
-	frame_of(b, &ctx0, &fctx);
-	if ((r = emit(b, SEQ_INDEF, 2)) < 0 || (r = emit(b, oid, sizeof(oid))) < 0 ||
-	    (r = emit(b, CTX0_INDEF, 2)) < 0)
+	if ((r = open_content_info(b, SIGNED_TYPES, 1, "it is not a SignedData", f)) < 0)
 		goto out;
 
 	/* SignedData ::= SEQUENCE { version, digestAlgorithms, encapContentInfo, ... } */
-	if ((r = next_child(b, &fctx, &sd)) <= 0 || sd.tag != 0x30) {
-		r = r < 0 ? r : bad("the SignedData is missing");
-		goto out;
-	}
-	frame_of(b, &sd, &fsd);
-	if ((r = emit(b, SEQ_INDEF, 2)) < 0)
-		goto out;
-	while ((r = next_child(b, &fsd, &child)) > 0) {
+	while ((r = next_child(b, &f[2], &child)) > 0) {
 		n++;
 		if (n != 3) {
 			if ((r = copy_element(b, &child, 0)) < 0)
@@ -326,7 +401,7 @@ psm_cms_detach_stream(psm_pull_fn pull, void *pull_ud, psm_sink_fn sink, void *s
 		}
 		/* encapContentInfo ::= SEQUENCE { eContentType, [0] EXPLICIT OCTET STRING } */
 		if (child.tag != 0x30) {
-			r = bad("the encapsulated content info is missing");
+			r = bad(b, "the encapsulated content info is missing");
 			goto out;
 		}
 		eci = child;
@@ -334,7 +409,7 @@ psm_cms_detach_stream(psm_pull_fn pull, void *pull_ud, psm_sink_fn sink, void *s
 		if ((r = emit(b, SEQ_INDEF, 2)) < 0)
 			goto out;
 		if ((r = next_child(b, &feci, &h)) <= 0 || h.tag != 0x06) {
-			r = r < 0 ? r : bad("the content type is missing");
+			r = r < 0 ? r : bad(b, "the content type is missing");
 			goto out;
 		}
 		if ((r = copy_element(b, &h, 0)) < 0)
@@ -346,24 +421,19 @@ psm_cms_detach_stream(psm_pull_fn pull, void *pull_ud, psm_sink_fn sink, void *s
 			struct frame fe;
 
 			if (h.tag != 0xa0) {
-				r = bad("the encapsulated content is not tagged [0]");
+				r = bad(b, "the encapsulated content is not tagged [0]");
 				goto out;
 			}
 			frame_of(b, &h, &fe);
 			if ((r = next_child(b, &fe, &os)) <= 0) {
-				r = r < 0 ? r : bad("the encapsulated content is empty");
+				r = r < 0 ? r : bad(b, "the encapsulated content is empty");
 				goto out;
 			}
 			if ((r = stream_octets(b, &os, 0)) < 0)
 				goto out;
-			if ((r = next_child(b, &fe, &os)) != 0) {
-				r = r < 0 ? r : bad("the encapsulated content has extra data");
+			if ((r = expect_end(b, &fe, "the encapsulated content has extra data")) < 0 ||
+			    (r = expect_end(b, &feci, "the content info has extra data")) < 0)
 				goto out;
-			}
-			if ((r = next_child(b, &feci, &h)) != 0) {
-				r = r < 0 ? r : bad("the content info has extra data");
-				goto out;
-			}
 		}
 		if ((r = emit(b, EOC, 2)) < 0)
 			goto out;
@@ -371,7 +441,7 @@ psm_cms_detach_stream(psm_pull_fn pull, void *pull_ud, psm_sink_fn sink, void *s
 	if (r < 0)
 		goto out;
 	if (n < 4) {
-		r = bad("the SignedData has no signer infos");
+		r = bad(b, "the SignedData has no signer infos");
 		goto out;
 	}
 	/* close SignedData, [0], ContentInfo */
@@ -382,7 +452,6 @@ psm_cms_detach_stream(psm_pull_fn pull, void *pull_ud, psm_sink_fn sink, void *s
 	b->out = NULL; /* transferred */
 	r = 0;
 out:
-	free(b->out);
-	free(b);
+	ber_free(b);
 	return r;
 }
