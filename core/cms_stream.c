@@ -1,4 +1,5 @@
-/* p11smime: stream the content out of a BER SignedData (see cms_stream.h). */
+/* p11smime: stream the content out of a BER SignedData, EnvelopedData or
+ * AuthEnvelopedData (see cms_stream.h). */
 #include "config.h"
 
 #include "cms_stream.h"
@@ -8,13 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_META (16u * 1024 * 1024)   /* certificates, signer infos, ... */
+#define MAX_META (16u * 1024 * 1024)   /* certificates, signer infos, recipient infos, ... */
 #define MAX_DEPTH 64
+#define MAX_MAC 16                     /* an AES-GCM tag (RFC 5084 section 3.2) */
 
 static const unsigned char OID_SIGNED_DATA[] = {
 	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02
 };
-#define MAX_OID sizeof(OID_SIGNED_DATA)
+/* RFC 5652 section 6.1 */
+static const unsigned char OID_ENVELOPED_DATA[] = {
+	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03
+};
+/* RFC 5083 section 1: id-ct-authEnvelopedData 1.2.840.113549.1.9.16.1.23 */
+static const unsigned char OID_AUTH_ENVELOPED_DATA[] = {
+	0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x17
+};
+#define MAX_OID sizeof(OID_AUTH_ENVELOPED_DATA)
 
 struct ber {
 	psm_pull_fn pull;
@@ -29,7 +39,8 @@ struct ber {
 	const char *too_large; /* the detail when the meta data passes MAX_META */
 	unsigned char *out;    /* the structure without its content, being rebuilt */
 	size_t nout, cap;
-	size_t nmeta;          /* meta data bytes */
+	size_t nmeta;          /* meta data bytes, kept or not */
+	int discard;           /* 1: emit() only counts */
 };
 
 static int
@@ -94,13 +105,16 @@ get_byte(struct ber *b, unsigned char *c)
 	return 0;
 }
 
-/* Meta data: appended to the rebuilt structure, capped by MAX_META. */
+/* Meta data: appended to the rebuilt structure, or only counted while
+ * b->discard is set; either way capped by MAX_META. */
 static int
 emit(struct ber *b, const void *p, size_t n)
 {
 	if (n > MAX_META - b->nmeta)
 		return bad(b, b->too_large);
 	b->nmeta += n;
+	if (b->discard)
+		return 0;
 	if (b->nout + n > b->cap) {
 		size_t ncap = b->cap ? b->cap * 2 : 8192;
 		unsigned char *g;
@@ -215,6 +229,19 @@ copy_element(struct ber *b, const struct hdr *h, int depth)
 		if ((r = copy_element(b, &sub, depth + 1)) < 0)
 			return r;
 	}
+}
+
+/* Read past one whole element (header h just read): it counts as meta
+ * data but is not kept. */
+static int
+skip_element(struct ber *b, const struct hdr *h)
+{
+	int r;
+
+	b->discard = 1;
+	r = copy_element(b, h, 0);
+	b->discard = 0;
+	return r;
 }
 
 /* Read exactly the header of a definite or indefinite element and check
@@ -450,6 +477,230 @@ psm_cms_detach_stream(psm_pull_fn pull, void *pull_ud, psm_sink_fn sink, void *s
 	*der = b->out;
 	*der_len = b->nout;
 	b->out = NULL; /* transferred */
+	r = 0;
+out:
+	ber_free(b);
+	return r;
+}
+
+/* EnvelopedData (RFC 5652 section 6.1) and AuthEnvelopedData (RFC 5083
+ * section 2.1) share their start:
+ *   version, originatorInfo [0] IMPLICIT OPTIONAL, recipientInfos SET,
+ *   EncryptedContentInfo ::= SEQUENCE { contentType,
+ *     contentEncryptionAlgorithm, encryptedContent [0] IMPLICIT OPTIONAL }
+ * then EnvelopedData has unprotectedAttrs [1] OPTIONAL; AuthEnvelopedData
+ * authAttrs [1] OPTIONAL, mac OCTET STRING, unauthAttrs [2] OPTIONAL. */
+static const struct cms_type ENVELOPED_TYPES[] = {
+	{ OID_ENVELOPED_DATA, sizeof(OID_ENVELOPED_DATA), "the EnvelopedData is missing" },
+	{ OID_AUTH_ENVELOPED_DATA, sizeof(OID_AUTH_ENVELOPED_DATA),
+	  "the AuthEnvelopedData is missing" },
+};
+
+/* A mac that stands in for the real one in the header handed on: OpenSSL
+ * wants one to parse an AuthEnvelopedData. */
+static const unsigned char MAC_PLACEHOLDER[2 + MAX_MAC] = { 0x04, MAX_MAC };
+
+/* Read the version: EnvelopedData 0, 2, 3 or 4 (RFC 5652 section 6.1),
+ * AuthEnvelopedData 0 (RFC 5083 section 2.1). */
+static int
+env_version(struct ber *b, struct frame *fed, int auth)
+{
+	struct hdr h;
+	unsigned char v;
+	int r;
+
+	if ((r = next_child(b, fed, &h)) <= 0 || h.tag != 0x02 || h.len != 1)
+		return r < 0 ? r : bad(b, "the version is missing");
+	if ((r = get_byte(b, &v)) < 0)
+		return r;
+	if (auth ? v != 0 : (v != 0 && v != 2 && v != 3 && v != 4))
+		return bad(b, "its version is unknown");
+	if ((r = emit(b, h.raw, h.nraw)) < 0 || (r = emit(b, &v, 1)) < 0)
+		return r;
+	return 0;
+}
+
+/* From the version to the content-encryption algorithm, copied into the
+ * header and closed; *feci is left open at the encrypted content. */
+static int
+env_header(struct ber *b, struct frame *fed, struct frame *feci, int auth)
+{
+	struct hdr h;
+	int r;
+
+	if ((r = env_version(b, fed, auth)) < 0)
+		return r;
+	if ((r = next_child(b, fed, &h)) <= 0)
+		return r < 0 ? r : bad(b, "the recipient infos are missing");
+	if (h.tag == 0xa0) {   /* originatorInfo */
+		if ((r = copy_element(b, &h, 0)) < 0)
+			return r;
+		if ((r = next_child(b, fed, &h)) <= 0)
+			return r < 0 ? r : bad(b, "the recipient infos are missing");
+	}
+	if (h.tag != 0x31)
+		return bad(b, "the recipient infos are missing");
+	if ((r = copy_element(b, &h, 0)) < 0)
+		return r;
+	if ((r = next_child(b, fed, &h)) <= 0 || h.tag != 0x30)
+		return r < 0 ? r : bad(b, "the encrypted content info is missing");
+	frame_of(b, &h, feci);
+	if ((r = emit(b, SEQ_INDEF, 2)) < 0)
+		return r;
+	if ((r = next_child(b, feci, &h)) <= 0 || h.tag != 0x06)
+		return r < 0 ? r : bad(b, "the content type is missing");
+	if ((r = copy_element(b, &h, 0)) < 0)
+		return r;
+	if ((r = next_child(b, feci, &h)) <= 0 || h.tag != 0x30)
+		return r < 0 ? r : bad(b, "the content-encryption algorithm is missing");
+	if ((r = copy_element(b, &h, 0)) < 0)
+		return r;
+	/* close EncryptedContentInfo, (mac,) (Auth)EnvelopedData, [0], ContentInfo */
+	if ((r = emit(b, EOC, 2)) < 0 ||
+	    (auth && (r = emit(b, MAC_PLACEHOLDER, sizeof(MAC_PLACEHOLDER))) < 0) ||
+	    (r = emit(b, EOC, 2)) < 0 || (r = emit(b, EOC, 2)) < 0 || (r = emit(b, EOC, 2)) < 0)
+		return r;
+	return 0;
+}
+
+/* encryptedContent [0] IMPLICIT OCTET STRING: primitive (0x80) or
+ * constructed of OCTET STRING pieces (0xa0), to the sink. */
+static int
+env_content(struct ber *b, struct frame *feci)
+{
+	struct hdr h;
+	int r;
+
+	if ((r = next_child(b, feci, &h)) < 0)
+		return r;
+	if (r == 0) {
+		psm_error_set("the enveloped-data carries no content");
+		return PSM_ERR_MALFORMED;
+	}
+	if (h.tag != 0x80 && h.tag != 0xa0)
+		return bad(b, "the encrypted content is not tagged [0]");
+	if ((r = stream_contents(b, &h, 0)) < 0)
+		return r;
+	return expect_end(b, feci, "the encrypted content info has extra data");
+}
+
+struct mac_sink {
+	struct ber *b;
+	unsigned char *mac;
+	size_t cap, len;
+};
+
+static int
+mac_add(void *ud, const void *buf, size_t len)
+{
+	struct mac_sink *m = ud;
+
+	if (len > m->cap - m->len)
+		return bad(m->b, "its authentication tag is too long");
+	memcpy(m->mac + m->len, buf, len);
+	m->len += len;
+	return 0;
+}
+
+/* The mac, an OCTET STRING (primitive or constructed), into m. */
+static int
+env_mac(struct ber *b, const struct hdr *h, struct mac_sink *m)
+{
+	psm_sink_fn sink = b->sink;
+	void *sink_ud = b->sink_ud;
+	int r;
+
+	if (h->tag != 0x04 && h->tag != 0x24)
+		return bad(b, "its authentication tag is missing");
+	b->sink = mac_add;
+	b->sink_ud = m;
+	r = stream_octets(b, h, 0);
+	b->sink = sink;
+	b->sink_ud = sink_ud;
+	if (r < 0)
+		return r;
+	return m->len > 0 ? 0 : bad(b, "its authentication tag is empty");
+}
+
+/* What follows the EncryptedContentInfo, to the end of the
+ * (Auth)EnvelopedData: attributes are read past, the mac is kept. */
+static int
+env_trailer(struct ber *b, struct frame *fed, int auth, struct mac_sink *m)
+{
+	struct hdr h;
+	int r;
+
+	if ((r = next_child(b, fed, &h)) < 0)
+		return r;
+	if (r == 1 && h.tag == 0xa1) {
+		if (auth) {
+			psm_error_set("authenticated attributes in AuthEnvelopedData are not supported");
+			return PSM_ERR_MALFORMED;
+		}
+		/* unprotectedAttrs */
+		if ((r = skip_element(b, &h)) < 0 || (r = next_child(b, fed, &h)) < 0)
+			return r;
+	}
+	if (auth) {
+		if (r == 0)
+			return bad(b, "its authentication tag is missing");
+		if ((r = env_mac(b, &h, m)) < 0 || (r = next_child(b, fed, &h)) < 0)
+			return r;
+		/* unauthAttrs */
+		if (r == 1 && h.tag == 0xa2 &&
+		    ((r = skip_element(b, &h)) < 0 || (r = next_child(b, fed, &h)) < 0))
+			return r;
+	}
+	return r == 0 ? 0 : bad(b, "it has extra data after the encrypted content");
+}
+
+/* After the ContentInfo only zero bytes (end-of-contents padding) may follow. */
+static int
+expect_eof(struct ber *b)
+{
+	int r;
+
+	for (;;) {
+		if ((r = fill(b)) < 0)
+			return r;
+		if (b->pos >= b->len)
+			return 0;
+		if (b->buf[b->pos++] != 0)
+			return bad(b, "data follows it");
+		b->off++;
+	}
+}
+
+int
+psm_cms_envelope_stream(psm_pull_fn pull, void *pull_ud, psm_env_header_fn on_header,
+                        void *header_ud, psm_sink_fn sink, void *sink_ud, unsigned char *mac,
+                        size_t *mac_len)
+{
+	struct ber *b;
+	struct frame f[3], feci;
+	struct mac_sink m;
+	int r, auth;
+
+	memset(&m, 0, sizeof(m));
+	m.mac = mac;
+	m.cap = *mac_len < MAX_MAC ? *mac_len : MAX_MAC;
+	*mac_len = 0;
+	if ((b = ber_new(pull, pull_ud, sink, sink_ud, "enveloped-data",
+	                 "its recipient information is too large")) == NULL)
+		return PSM_ERR_NOMEM;
+	m.b = b;
+	if ((r = open_content_info(b, ENVELOPED_TYPES, 2,
+	                           "it is not an EnvelopedData or AuthEnvelopedData", f)) < 0)
+		goto out;
+	auth = r == 1;
+	if ((r = env_header(b, &f[2], &feci, auth)) < 0 ||
+	    (r = on_header(header_ud, b->out, b->nout, auth)) < 0 ||
+	    (r = env_content(b, &feci)) < 0 || (r = env_trailer(b, &f[2], auth, &m)) < 0 ||
+	    (r = expect_end(b, &f[1], "its content has extra data")) < 0 ||
+	    (r = expect_end(b, &f[0], "the content info has extra data")) < 0 ||
+	    (r = expect_eof(b)) < 0)
+		goto out;
+	*mac_len = m.len;
 	r = 0;
 out:
 	ber_free(b);
