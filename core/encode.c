@@ -69,14 +69,36 @@ int
 psm_b64enc_update(psm_b64enc *e, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
+	size_t eol_len = strlen(e->eol);
 	int r;
 
 	while (len > 0) {
 		if (e->nin == 0 && len >= 3) {
-			if ((r = b64_group(e, p, 3)) < 0)
-				return r;
-			p += 3;
-			len -= 3;
+			/* the fast path: whole groups straight into the buffer */
+			char *o = e->out + e->nout, *end = e->out + sizeof(e->out) - 4 - eol_len;
+
+			if (o > end) {
+				if ((r = b64_flush(e)) < 0)
+					return r;
+				continue;
+			}
+			while (len >= 3 && o <= end) {
+				unsigned v = (unsigned)p[0] << 16 | (unsigned)p[1] << 8 | p[2];
+
+				o[0] = b64[v >> 18];
+				o[1] = b64[(v >> 12) & 63];
+				o[2] = b64[(v >> 6) & 63];
+				o[3] = b64[v & 63];
+				o += 4;
+				p += 3;
+				len -= 3;
+				if ((e->col += 4) >= B64_LINE) {
+					memcpy(o, e->eol, eol_len);
+					o += eol_len;
+					e->col = 0;
+				}
+			}
+			e->nout = (size_t)(o - e->out);
 			continue;
 		}
 		e->in[e->nin++] = *p++;
@@ -104,6 +126,105 @@ psm_b64enc_final(psm_b64enc *e)
 			return r;
 	}
 	return b64_flush(e);
+}
+
+/* ---- base64 decoding ------------------------------------------------ */
+
+enum { B64_SKIP = 0x40, B64_PAD = 0x41, B64_BAD = 0x80 };
+
+static unsigned char b64_rev[256];
+
+static void
+b64_rev_init(void)
+{
+	unsigned i;
+
+	if (b64_rev['B'] != 1) {
+		for (i = 0; i < 256; i++)
+			b64_rev[i] = B64_BAD;
+		for (i = 0; i < 64; i++)
+			b64_rev[(unsigned char)b64[i]] = (unsigned char)i;
+		b64_rev[' '] = b64_rev['\t'] = b64_rev['\r'] = b64_rev['\n'] = B64_SKIP;
+		b64_rev['='] = B64_PAD;
+	}
+}
+
+void
+psm_b64dec_init(psm_b64dec *d)
+{
+	b64_rev_init();
+	memset(d, 0, sizeof(*d));
+}
+
+long
+psm_b64dec_update(psm_b64dec *d, const void *buf, size_t len, unsigned char *out)
+{
+	const unsigned char *p = buf, *end = p + len;
+	unsigned char *o = out;
+
+	while (p < end) {
+		unsigned c;
+
+		/* the fast path: four valid characters at once */
+		if (d->n == 0 && !d->pad) {
+			while (end - p >= 4) {
+				unsigned a = b64_rev[p[0]], b = b64_rev[p[1]], c2 = b64_rev[p[2]],
+				         e = b64_rev[p[3]];
+
+				if ((a | b | c2 | e) & 0xc0)
+					break;
+				o[0] = (unsigned char)(a << 2 | b >> 4);
+				o[1] = (unsigned char)(b << 4 | c2 >> 2);
+				o[2] = (unsigned char)(c2 << 6 | e);
+				o += 3;
+				p += 4;
+			}
+			if (p >= end)
+				break;
+		}
+		c = b64_rev[*p++];
+		if (c == B64_SKIP)
+			continue;
+		if (c == B64_BAD)
+			return -1;
+		if (c == B64_PAD) {
+			/* "xx==" or "xxx=": padding ends the data */
+			if (!d->pad && d->n < 2)
+				return -1;
+			d->pad++;
+			continue;
+		}
+		if (d->pad)
+			return -1;      /* data after padding */
+		d->acc = d->acc << 6 | c;
+		if (++d->n == 4) {
+			o[0] = (unsigned char)(d->acc >> 16);
+			o[1] = (unsigned char)(d->acc >> 8);
+			o[2] = (unsigned char)d->acc;
+			o += 3;
+			d->n = 0;
+			d->acc = 0;
+		}
+	}
+	/* a group cut by padding: its bytes are known now */
+	if (d->pad && d->n > 0) {
+		if (d->n == 2) {
+			*o++ = (unsigned char)(d->acc >> 4);
+		} else if (d->n == 3) {
+			*o++ = (unsigned char)(d->acc >> 10);
+			*o++ = (unsigned char)(d->acc >> 2);
+		}
+		d->n = 0;
+		d->acc = 0;
+		d->done = 1;
+	}
+	return (long)(o - out);
+}
+
+int
+psm_b64dec_final(psm_b64dec *d)
+{
+	return d->n == 0 ? 0 : -1;
 }
 
 /* ---- quoted-printable, RFC 2045 section 6.7 --------------------------- */

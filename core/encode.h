@@ -21,7 +21,7 @@ typedef struct psm_b64enc {
 	unsigned char in[3];
 	size_t nin;
 	size_t col;               /* characters on the current line */
-	char out[1024];
+	char out[8192];
 	size_t nout;
 } psm_b64enc;
 
@@ -30,6 +30,22 @@ void psm_b64enc_init(psm_b64enc *e, const char *eol, psm_sink_fn sink, void *ud)
 int psm_b64enc_update(psm_b64enc *e, const void *buf, size_t len);
 /* Flush the last group, padding and a final line end. */
 int psm_b64enc_final(psm_b64enc *e);
+
+/* Base64 decoding as it streams by: white space and line ends are
+ * skipped; anything else that is not base64 is an error. */
+typedef struct psm_b64dec {
+	unsigned acc;
+	int n;                    /* characters in acc */
+	int pad;                  /* '=' seen */
+	int done;
+} psm_b64dec;
+
+void psm_b64dec_init(psm_b64dec *d);
+/* Decode len characters into out (room for len / 4 * 3 + 3 bytes).
+ * Returns the bytes written, or -1 for characters that are not base64. */
+long psm_b64dec_update(psm_b64dec *d, const void *buf, size_t len, unsigned char *out);
+/* 0 when the input ended on a whole group, -1 otherwise. */
+int psm_b64dec_final(psm_b64dec *d);
 
 typedef struct psm_qpenc {
 	psm_sink_fn sink;

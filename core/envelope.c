@@ -239,11 +239,7 @@ psm_msg_decrypt(psm_msg *m, psm_key_finder_fn find, void *find_ud, psm_sink_fn s
 	psm_crlf_init(&in->eol, eol, sink, sink_ud);
 	memset(&pull, 0, sizeof(pull));
 	pull.in = &m->in;
-	if ((pull.ctx = EVP_ENCODE_CTX_new()) == NULL) {
-		free(in);
-		return PSM_ERR_NOMEM;
-	}
-	EVP_DecodeInit(pull.ctx);
+	psm_b64dec_init(&pull.dec);
 	if ((r = psm_msg_put_outer(m, &o)) < 0 || (r = sink(sink_ud, "MIME-Version: 1.0", 17)) < 0 ||
 	    (r = sink(sink_ud, eol, strlen(eol))) < 0)
 		goto out;
@@ -254,7 +250,6 @@ psm_msg_decrypt(psm_msg *m, psm_key_finder_fn find, void *find_ud, psm_sink_fn s
 		goto out;
 	r = psm_crlf_final(&in->eol);
 out:
-	EVP_ENCODE_CTX_free(pull.ctx);
 	OPENSSL_cleanse(in, sizeof(*in));
 	free(in);
 	return r;

@@ -71,7 +71,7 @@ BIO *psm_msg_b64_bio_new(psm_b64enc *enc);
 /* Pull decoded bytes from the message's base64 body (a psm_pull_fn). */
 struct psm_b64pull {
 	struct rd *in;
-	EVP_ENCODE_CTX *ctx;
+	psm_b64dec dec;
 	int done;
 };
 int psm_msg_b64_pull(void *ud, unsigned char *buf, size_t cap, size_t *got);

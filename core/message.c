@@ -1259,29 +1259,29 @@ int
 psm_msg_b64_pull(void *ud, unsigned char *buf, size_t cap, size_t *got)
 {
 	struct psm_b64pull *p = ud;
-	int r, outl;
+	int r;
 
 	*got = 0;
 	while (*got == 0 && !p->done) {
 		size_t n;
+		long k;
 
 		if ((r = psm_rd_fill(p->in)) < 0)
 			return r;
 		if (p->in->pos >= p->in->len) {
-			if (EVP_DecodeFinal(p->ctx, buf, &outl) < 0)
+			if (psm_b64dec_final(&p->dec) < 0)
 				goto bad;
-			*got = (size_t)outl;
 			p->done = 1;
 			break;
 		}
 		/* 3 output bytes per 4 input characters: stay within cap */
 		n = p->in->len - p->in->pos;
-		if (n > (cap / 3) * 4 - 80)
-			n = (cap / 3) * 4 - 80;
-		if (EVP_DecodeUpdate(p->ctx, buf, &outl, p->in->buf + p->in->pos, (int)n) < 0)
+		if (n > (cap / 3) * 4 - 16)
+			n = (cap / 3) * 4 - 16;
+		if ((k = psm_b64dec_update(&p->dec, p->in->buf + p->in->pos, n, buf)) < 0)
 			goto bad;
 		p->in->pos += n;
-		*got = (size_t)outl;
+		*got = (size_t)k;
 	}
 	return 0;
 bad:
@@ -1329,16 +1329,13 @@ verify_opaque(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
 	pull.in = &m->in;
 	os.content = content_out;
 	os.inner.max = 16384;
-	if ((pull.ctx = EVP_ENCODE_CTX_new()) == NULL)
-		return PSM_ERR_NOMEM;
-	EVP_DecodeInit(pull.ctx);
+	psm_b64dec_init(&pull.dec);
 	if ((r = psm_verifier_new(NULL, &os.v)) < 0 ||
 	    (r = psm_cms_detach_stream(psm_msg_b64_pull, &pull, opaque_content, &os, &der, &der_len)) < 0 ||
 	    (r = psm_verifier_finish(os.v, der, der_len, p, res)) < 0)
 		goto out;
 	(*res)->nested = nested_type(os.inner.p, os.inner.len);
 out:
-	EVP_ENCODE_CTX_free(pull.ctx);
 	psm_verifier_free(os.v);
 	free(os.inner.p);
 	free(der);

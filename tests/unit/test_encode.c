@@ -151,6 +151,64 @@ b64_roundtrip(size_t n, size_t step)
 	free(dec);
 }
 
+/* Decode s fed in chunks of step characters; returns the length or -1. */
+static long
+b64dec(const char *s, size_t step, unsigned char *out)
+{
+	psm_b64dec d;
+	size_t i, n = strlen(s);
+	long k, total = 0;
+
+	psm_b64dec_init(&d);
+	for (i = 0; i < n; i += step) {
+		if ((k = psm_b64dec_update(&d, s + i, n - i < step ? n - i : step, out + total)) < 0)
+			return -1;
+		total += k;
+	}
+	return psm_b64dec_final(&d) == 0 ? total : -1;
+}
+
+static void
+test_b64dec_agrees_with_the_encoder(void **state)
+{
+	unsigned char in[3000], dec[3100];
+	struct out o;
+	psm_b64enc e;
+	size_t n, i, step;
+
+	(void)state;
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i * 77 + 3);
+	for (n = 0; n < sizeof(in); n += n < 20 ? 1 : 97) {
+		memset(&o, 0, sizeof(o));
+		psm_b64enc_init(&e, "\n", sink, &o);
+		assert_int_equal(psm_b64enc_update(&e, in, n), 0);
+		assert_int_equal(psm_b64enc_final(&e), 0);
+		for (step = 1; step < 80; step += 13) {
+			assert_int_equal(b64dec(o.buf, step, dec), (long)n);
+			assert_memory_equal(dec, in, n);
+		}
+	}
+}
+
+static void
+test_b64dec_padding_white_space_and_errors(void **state)
+{
+	unsigned char dec[64];
+
+	(void)state;
+	assert_int_equal(b64dec("aGVsbG8=", 8, dec), 5);
+	assert_memory_equal(dec, "hello", 5);
+	assert_int_equal(b64dec("aGVs\r\nbA==\r\n", 3, dec), 4);
+	assert_memory_equal(dec, "hell", 4);
+	assert_int_equal(b64dec(" aGVs bG8h \t", 1, dec), 6);
+	assert_int_equal(b64dec("aGVsbG8", 8, dec), -1);       /* cut short */
+	assert_int_equal(b64dec("aGV$bG8h", 8, dec), -1);      /* not base64 */
+	assert_int_equal(b64dec("aGVsbA==aGVs", 4, dec), -1);  /* data after padding */
+	assert_int_equal(b64dec("a===", 4, dec), -1);
+	assert_int_equal(b64dec("", 1, dec), 0);
+}
+
 static void
 test_b64_roundtrips_every_length_and_chunking(void **state)
 {
@@ -236,6 +294,8 @@ main(void)
 		cmocka_unit_test(test_qp_lone_cr_is_data),
 		cmocka_unit_test(test_b64_roundtrips_every_length_and_chunking),
 		cmocka_unit_test(test_b64_empty_input_is_empty),
+		cmocka_unit_test(test_b64dec_agrees_with_the_encoder),
+		cmocka_unit_test(test_b64dec_padding_white_space_and_errors),
 		cmocka_unit_test(test_crlf_converts_lf_and_keeps_crlf),
 		cmocka_unit_test(test_crlf_keeps_trailing_lone_cr),
 		cmocka_unit_test(test_crlf_long_input_without_line_ends),
