@@ -1,6 +1,7 @@
 #!/bin/bash
 # Build the libFuzzer harnesses with clang (ASan + UBSan), into fuzz/out/.
 #   fuzz/build.sh && fuzz/out/fuzz_cms_stream -runs=2000000 fuzz/corpus/cms/
+#   fuzz/out/fuzz_cms_envstream -runs=2000000 fuzz/corpus/cms-env/
 # Needs clang and libclang-rt-*-dev (Debian: clang-14 libclang-rt-14-dev).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,9 @@ build() { # name sources...
 	clang $CFLAGS -o "$out/$name" "$@" $LIBS
 	echo "built $out/$name"
 }
-build fuzz_cms_stream "$top/fuzz/fuzz_cms_stream.c" "$top/core/cms_stream.c" "$top/core/error.c"
+for n in fuzz_cms_stream fuzz_cms_envstream; do
+	build "$n" "$top/fuzz/$n.c" "$top/core/cms_stream.c" "$top/core/error.c"
+done
 for h in "$top"/fuzz/fuzz_mime_*.c; do
 	[ -e "$h" ] || continue
 	n=$(basename "$h" .c)
