@@ -210,9 +210,16 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	if ((r = verify_inner(out, &vp, store, &res, &inner_from)) < 0)
 		goto fail;
 	authentic = info.authenticated || (res != NULL && res->valid);
-	fprintf(stderr, "p11smime: decrypted with %s\n  content:     %s, %s\n", f.uri,
-	        info.cipher, info.authenticated ? "authenticated (unchanged since it was encrypted)"
-	        : "NOT authenticated by the encryption");
+	{
+		char subject[256] = "?";
+
+		if (f.cert != NULL)
+			X509_NAME_oneline(X509_get_subject_name(f.cert), subject, sizeof(subject));
+		fprintf(stderr, "p11smime: decrypted\n  for:         %s\n  key:         %s\n"
+		        "  content:     %s, %s\n", subject, f.uri, info.cipher,
+		        info.authenticated ? "authenticated (unchanged since it was encrypted)"
+		        : "NOT authenticated by the encryption");
+	}
 	if (info.legacy)
 		fprintf(stderr, "p11smime: warning: %s is a legacy cipher, kept only to read old "
 		        "mail\n", info.cipher);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # p11smime demo: from a fresh Debian 12 machine (as root) to a SoftHSM token
-# holding a small PKI, and what p11smime sees on it.
+# holding a small PKI; a real message signed, encrypted, decrypted and
+# verified with the keys on it, and tampered copies caught.
 #
 #   bash softhsm-fixtures/demo.sh            installs, builds, makes tokens, runs
 #   bash softhsm-fixtures/demo.sh BUILDDIR   uses an already built tree
@@ -71,6 +72,34 @@ sed 's/Hello Bob/Hello Eve/' "$demo/signed.eml" >"$demo/tampered.eml"
 echo "\$ p11smime verify ... tampered.eml   (one word changed)"
 "$P11SMIME" verify --anchors "$P11SMIME_TEST_PKI/anchors.pem" -o "$demo/tampered.out" "$demo/tampered.eml" ||
 	echo "(exit $?: nothing was written to tampered.out)"
+
+# sign on the token and encrypt, in one pass, to Bob and to Alice herself
+show --module "$P11SMIME_TEST_MODULE" --pin-source "file:$P11SMIME_TEST_USER_PIN_FILE" \
+	sign-encrypt --anchors "$P11SMIME_TEST_PKI/anchors.pem" -o "$demo/encrypted.eml" "$demo/message.eml"
+echo "--- $demo/encrypted.eml (first lines) ---"
+sed -n '1,16p' "$demo/encrypted.eml"
+echo "..."
+# Bob reads it: his key on the token is found from the message itself
+show --module "$P11SMIME_TEST_MODULE" --pin-source "file:$P11SMIME_TEST_USER_PIN_FILE" \
+	decrypt --key "pkcs11:token=p11smime-user;object=bob" --anchors "$P11SMIME_TEST_PKI/anchors.pem" \
+	-o "$demo/decrypted.eml" "$demo/encrypted.eml"
+echo "--- the decrypted message: still signed by Alice ---"
+sed -n '1,14p' "$demo/decrypted.eml"
+echo "..."
+show verify --anchors "$P11SMIME_TEST_PKI/anchors.pem" -o "$demo/decrypted-content.eml" "$demo/decrypted.eml"
+echo "--- its content ---"
+cat "$demo/decrypted-content.eml"
+echo
+echo "\$ p11smime decrypt ... (one bit of the encrypted message flipped)"
+python3 - "$demo/encrypted.eml" "$demo/flipped.eml" <<'PY'
+import base64, sys
+head, body = open(sys.argv[1], 'rb').read().split(b'\n\n', 1)
+der = bytearray(base64.b64decode(body))
+der[len(der) // 2] ^= 1
+open(sys.argv[2], 'wb').write(head + b'\n\n' + base64.encodebytes(bytes(der)))
+PY
+"$P11SMIME" --module "$P11SMIME_TEST_MODULE" --pin-source "file:$P11SMIME_TEST_USER_PIN_FILE" \
+	decrypt -o "$demo/flipped.out" "$demo/flipped.eml" ||
+	echo "(exit $?: AES-GCM caught it, nothing was written to flipped.out)"
 echo
 echo "The PINs came from files readable only by you (chmod 600), never from the command line."
-echo "Next: encrypt and decrypt on these tokens (see README.md)."
