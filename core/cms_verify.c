@@ -207,6 +207,28 @@ copy_capabilities(CMS_SignerInfo *si, psm_verify_result *res)
 		res->capabilities_len = (size_t)ASN1_STRING_length(seq);
 }
 
+/* gpgsm with gnupg-pkcs11-scd sends about every second RSA signature as
+ * an integer with a 00 in front (k + 1 octets). RFC 8017 wants exactly k
+ * octets; the value is the same, so the zeros are dropped before the
+ * check (nothing else about the signature is relaxed). */
+static void
+normalize_rsa_signature(CMS_SignerInfo *si, EVP_PKEY *pk)
+{
+	ASN1_OCTET_STRING *sig = CMS_SignerInfo_get0_signature(si);
+	int k = EVP_PKEY_get_size(pk), len = ASN1_STRING_length(sig), extra;
+	const unsigned char *p = ASN1_STRING_get0_data(sig);
+	unsigned char buf[1024];
+
+	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA || k <= 0 || len <= k ||
+	    len - k > 8 || k > (int)sizeof(buf))
+		return;
+	for (extra = 0; extra < len - k; extra++)
+		if (p[extra] != 0)
+			return;
+	memcpy(buf, p + extra, (size_t)k);
+	ASN1_STRING_set(sig, buf, k);
+}
+
 static int
 check_chain(X509 *signer, STACK_OF(X509) *untrusted, const psm_verify_params *p,
             psm_verify_result *res)
@@ -355,6 +377,7 @@ psm_verifier_finish_cms(psm_verifier *v, CMS_ContentInfo *cms, const psm_verify_
 		     OBJ_nid2sn(nid));
 		goto done;
 	}
+	normalize_rsa_signature(si, pk);
 	if (CMS_signed_get_attr_count(si) <= 0) {
 		EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(pk, NULL);
 		ASN1_OCTET_STRING *sig = CMS_SignerInfo_get0_signature(si);

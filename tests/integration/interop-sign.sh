@@ -3,7 +3,7 @@
 # with openssl cms, gpgsm and NSS cmsutil; what they sign verifies with
 # p11smime verify.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 11
+plan 13
 fixtures
 T=$top_srcdir/tests/integration/smime_tool.py
 for tool in gpgsm cmsutil certutil pk12util; do
@@ -58,6 +58,14 @@ gpgsm --batch --import "$PKI/root-ca.cert.pem" "$PKI/intermediate-ca.cert.pem" >
 python3 "$T" split "$TMP/alice.signed" "$TMP/alice.content" "$TMP/alice.p7s"
 run_cmd gpgsm --batch --status-fd 1 --verify "$TMP/alice.p7s" "$TMP/alice.content"
 check "gpgsm verifies p11smime's RSA signature" sh -c "[ $RC -eq 0 ] && grep -q 'GOODSIG' '$TMP/out' && grep -q 'TRUST_FULLY' '$TMP/out'"
+# gpgsm through gnupg-pkcs11-scd puts a 00 in front of about every second
+# RSA signature (k + 1 octets); gpgsm accepts that, and so does p11smime
+python3 "$T" pad-sig "$TMP/alice.p7s" "$TMP/alice-padded.p7s"
+python3 "$T" wrap "$TMP/alice.content" "$TMP/alice-padded.p7s" "alice@example.org" sha-256 "$TMP/padded.signed"
+run verify --anchors "$PKI/anchors.pem" -o "$TMP/out.content" "$TMP/padded.signed"
+check "p11smime accepts an RSA signature sent with a 00 in front (gpgsm + gnupg-pkcs11-scd)" rc_is 0
+run_cmd gpgsm --batch --status-fd 1 --verify "$TMP/alice-padded.p7s" "$TMP/alice.content"
+check "...as gpgsm does" sh -c "grep -q 'GOODSIG' '$TMP/out'"
 printf 'x' >>"$TMP/alice.content"
 run_cmd gpgsm --batch --status-fd 1 --verify "$TMP/alice.p7s" "$TMP/alice.content"
 check "...and gpgsm rejects it once the content is changed" sh -c "grep -q 'BADSIG' '$TMP/out'"
