@@ -297,8 +297,8 @@ gpgsm_sign() {
 	local out=$W/out/gpgsm.sign.$1.p7s
 	CMD=(gpgsm --batch --yes -u "$EMAIL" --detach-sign -o "$out" "${IN_CRLF[$1]}")
 	# checked by gpgsm itself: with gnupg-pkcs11-scd about every second
-	# RSA signature comes out 257 bytes long (a 00 in front), which only
-	# gpgsm accepts; OpenSSL, NSS and p11smime reject it (see README.md)
+	# RSA signature comes out 257 bytes long (a 00 in front), which
+	# gpgsm and p11smime accept; OpenSSL and NSS reject it (see README.md)
 	CHECK=(gpgsm_check_verify "$out" "${IN_CRLF[$1]}")
 	NOTE="DER sig only; agent+scd warm, not in RSS"
 }
