@@ -84,5 +84,6 @@ int psm_cmd_keys(struct psm_cli *cli, int argc, char **argv);
 int psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv);
 int psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv);
 int psm_cmd_certs(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv);
 
 #endif

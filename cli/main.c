@@ -37,6 +37,7 @@ static const char usage_text[] =
 "                         inner signature\n"
 "  certs list|import|export|find|remove|trust|untrust\n"
 "                         the certificate store: people to encrypt to, CAs to trust\n"
+"  inspect [--json] [IN]  what a message is, layer by layer, without a key\n"
 "\n"
 "Global options (also accepted after the command):\n"
 "  --module PATH          use this PKCS#11 module only (default: every module\n"
@@ -230,6 +231,8 @@ main(int argc, char **argv)
 		rc = psm_cmd_decrypt(&cli, argc, argv);
 	else if (strcmp(cmd, "certs") == 0)
 		rc = psm_cmd_certs(&cli, argc, argv);
+	else if (strcmp(cmd, "inspect") == 0)
+		rc = psm_cmd_inspect(&cli, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		fputs(usage_text, stdout);
 		rc = PSM_EXIT_OK;

@@ -56,12 +56,10 @@ psm_cms_names_recipient(CMS_ContentInfo *hdr, X509 *cert)
 	return found;
 }
 
-static int
-describe_id(char **acc, size_t *len, ASN1_OCTET_STRING *keyid, X509_NAME *issuer,
-            ASN1_INTEGER *serial)
+static char *
+describe_id(ASN1_OCTET_STRING *keyid, X509_NAME *issuer, ASN1_INTEGER *serial)
 {
-	char name[512], *hex = NULL, *g;
-	size_t need;
+	char name[512], *hex = NULL;
 	BIGNUM *bn = NULL;
 
 	if (keyid != NULL) {
@@ -81,51 +79,158 @@ describe_id(char **acc, size_t *len, ASN1_OCTET_STRING *keyid, X509_NAME *issuer
 	} else {
 		snprintf(name, sizeof(name), "an unnamed recipient");
 	}
-	need = *len + strlen(name) + 3;
-	if ((g = realloc(*acc, need)) == NULL)
+	return strdup(name);
+}
+
+static int
+rcpt_push(psm_rcpt_desc **list, size_t *n, char *id, const X509_ALGOR *alg)
+{
+	psm_rcpt_desc *g;
+	const ASN1_OBJECT *obj = NULL;
+
+	if (id == NULL || (g = realloc(*list, (*n + 1) * sizeof(*g))) == NULL) {
+		free(id);
 		return PSM_ERR_NOMEM;
-	*acc = g;
-	snprintf(*acc + *len, need - *len, "%s%s", *len > 0 ? "; " : "", name);
-	*len = strlen(*acc);
+	}
+	*list = g;
+	g[*n].id = id;
+	g[*n].key_management[0] = '\0';
+	if (alg != NULL) {
+		X509_ALGOR_get0(&obj, NULL, NULL, alg);
+		OBJ_obj2txt(g[*n].key_management, sizeof(g[*n].key_management), obj, 0);
+	}
+	(*n)++;
 	return 0;
 }
 
-char *
-psm_cms_recipients_describe(CMS_ContentInfo *hdr)
+int
+psm_cms_recipients_list(CMS_ContentInfo *hdr, psm_rcpt_desc **out, size_t *nout)
 {
 	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(hdr);
-	char *acc = NULL;
-	size_t len = 0;
-	int i, j;
+	psm_rcpt_desc *list = NULL;
+	size_t n = 0;
+	int i, j, r = 0;
 
-	for (i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
+	for (i = 0; r == 0 && i < sk_CMS_RecipientInfo_num(ris); i++) {
 		CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
 		ASN1_OCTET_STRING *keyid = NULL;
 		X509_NAME *issuer = NULL;
 		ASN1_INTEGER *serial = NULL;
+		X509_ALGOR *alg = NULL;
 
 		if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS) {
 			CMS_RecipientInfo_ktri_get0_signer_id(ri, &keyid, &issuer, &serial);
-			if (describe_id(&acc, &len, keyid, issuer, serial) < 0)
-				break;
+			CMS_RecipientInfo_ktri_get0_algs(ri, NULL, NULL, &alg);
+			r = rcpt_push(&list, &n, describe_id(keyid, issuer, serial), alg);
 		} else if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_AGREE) {
 			STACK_OF(CMS_RecipientEncryptedKey) *reks = CMS_RecipientInfo_kari_get0_reks(ri);
 
-			for (j = 0; j < sk_CMS_RecipientEncryptedKey_num(reks); j++) {
+			CMS_RecipientInfo_kari_get0_alg(ri, &alg, NULL);
+			for (j = 0; r == 0 && j < sk_CMS_RecipientEncryptedKey_num(reks); j++) {
 				keyid = NULL;
 				issuer = NULL;
 				serial = NULL;
 				CMS_RecipientEncryptedKey_get0_id(sk_CMS_RecipientEncryptedKey_value(reks, j),
 				                                  &keyid, NULL, NULL, &issuer, &serial);
-				if (describe_id(&acc, &len, keyid, issuer, serial) < 0)
-					break;
+				r = rcpt_push(&list, &n, describe_id(keyid, issuer, serial), alg);
 			}
-		} else if (describe_id(&acc, &len, NULL, NULL, NULL) < 0) {
-			break;
+		} else {
+			r = rcpt_push(&list, &n, describe_id(NULL, NULL, NULL), NULL);
 		}
 	}
 	ERR_clear_error();
+	if (r < 0) {
+		psm_rcpt_desc_free(list, n);
+		return r;
+	}
+	*out = list;
+	*nout = n;
+	return 0;
+}
+
+void
+psm_rcpt_desc_free(psm_rcpt_desc *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; list != NULL && i < n; i++)
+		free(list[i].id);
+	free(list);
+}
+
+char *
+psm_cms_recipients_describe(CMS_ContentInfo *hdr)
+{
+	psm_rcpt_desc *list = NULL;
+	size_t n = 0, i, len = 0;
+	char *acc = NULL, *g;
+
+	if (psm_cms_recipients_list(hdr, &list, &n) < 0)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		size_t need = len + strlen(list[i].id) + 3;
+
+		if ((g = realloc(acc, need)) == NULL)
+			break;
+		acc = g;
+		snprintf(acc + len, need - len, "%s%s", len > 0 ? "; " : "", list[i].id);
+		len = strlen(acc);
+	}
+	psm_rcpt_desc_free(list, n);
 	return acc != NULL ? acc : strdup("nobody (no recipients)");
+}
+
+/* Step over one DER element's header; with skip, over its content too. */
+static int
+der_step(const unsigned char **p, const unsigned char *end, int skip)
+{
+	long len;
+	int tag, cls;
+
+	if (ASN1_get_object(p, &len, &tag, &cls, end - *p) & 0x80)
+		return -1;
+	if (skip)
+		*p += len;
+	return *p <= end ? 0 : -1;
+}
+
+int
+psm_cms_content_cipher(CMS_ContentInfo *hdr, char *name, size_t len)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p, *end;
+	const ASN1_OBJECT *obj;
+	X509_ALGOR *alg = NULL;
+	int n = i2d_CMS_ContentInfo(hdr, &der), r = -1;
+
+	snprintf(name, len, "unknown");
+	if (n <= 0)
+		goto out;
+	p = der;
+	end = der + n;
+	/* ContentInfo { OID, [0] { (Auth)EnvelopedData { version,
+	 * [0] originatorInfo?, recipientInfos, EncryptedContentInfo {
+	 * contentType, contentEncryptionAlgorithm ... */
+	if (der_step(&p, end, 0) < 0 || der_step(&p, end, 1) < 0 || der_step(&p, end, 0) < 0 ||
+	    der_step(&p, end, 0) < 0 || der_step(&p, end, 1) < 0)
+		goto out;
+	if (p < end && *p == 0xa0 && der_step(&p, end, 1) < 0)
+		goto out;
+	if (der_step(&p, end, 1) < 0 || der_step(&p, end, 0) < 0 || der_step(&p, end, 1) < 0)
+		goto out;
+	if ((alg = d2i_X509_ALGOR(NULL, &p, end - p)) == NULL)
+		goto out;
+	X509_ALGOR_get0(&obj, NULL, NULL, alg);
+	if (OBJ_obj2nid(obj) != NID_undef)
+		snprintf(name, len, "%s", OBJ_nid2ln(OBJ_obj2nid(obj)));
+	else
+		OBJ_obj2txt(name, (int)len, obj, 1);
+	r = 0;
+out:
+	X509_ALGOR_free(alg);
+	OPENSSL_free(der);
+	ERR_clear_error();
+	return r;
 }
 
 /* The key-management algorithm of the RecipientInfo that names cert. */

@@ -42,6 +42,19 @@ int psm_cms_decrypt_stream(psm_pull_fn pull, void *pull_ud, psm_key_finder_fn fi
  * subject key identifier). */
 int psm_cms_names_recipient(CMS_ContentInfo *hdr, X509 *cert);
 
+/* One RecipientInfo (one per recipient key of a key agreement). */
+typedef struct psm_rcpt_desc {
+	char *id;                   /* "/O=.../CN=Some CA serial 1A2B" or "subject key id 01ab..." */
+	char key_management[64];    /* rsaEncryption, rsaesOaep, dhSinglePass-stdDH-sha256kdf-scheme */
+} psm_rcpt_desc;
+
+int psm_cms_recipients_list(CMS_ContentInfo *hdr, psm_rcpt_desc **out, size_t *n);
+void psm_rcpt_desc_free(psm_rcpt_desc *list, size_t n);
+
+/* The content-encryption algorithm's name ("aes-256-gcm"); 0 or -1 when
+ * it cannot be read ("unknown"). */
+int psm_cms_content_cipher(CMS_ContentInfo *hdr, char *name, size_t len);
+
 /* Whom hdr is encrypted for, one entry per RecipientInfo joined with
  * "; " ("CN=Bob,O=Example serial 0x1a2b" or "key id 01ab..."), malloc'd. */
 char *psm_cms_recipients_describe(CMS_ContentInfo *hdr);

@@ -65,6 +65,11 @@ int psm_msg_sign_to(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, const p
  * survive transport, written to bio. */
 int psm_msg_write_entity(psm_msg *m, BIO *bio);
 
+/* Give a MIME reader the body entity's header block: the message's
+ * Content-* fields, then the empty line (the body follows from m->in). */
+struct psm_mime_reader;
+int psm_msg_feed_body_headers(psm_msg *m, struct psm_mime_reader *rd);
+
 /* A BIO whose writes go to a base64 encoder. */
 BIO *psm_msg_b64_bio_new(psm_b64enc *enc);
 

@@ -772,8 +772,8 @@ rw_event(void *ud, const psm_mime_event *ev)
 
 /* Give the reader the body entity's header block: the message's Content-*
  * fields, then the empty line; the body follows from the input. */
-static int
-feed_body_headers(psm_msg *m, psm_mime_reader *rd)
+int
+psm_msg_feed_body_headers(psm_msg *m, psm_mime_reader *rd)
 {
 	size_t i;
 	int r = 0;
@@ -805,7 +805,7 @@ rewrite_multipart(psm_msg *m, int spool_fd, struct entity_sink *e)
 	psm_mime_limits_default(&lim);
 	if ((r = psm_mime_reader_new(&lim, rw_event, &w, &rd)) < 0)
 		return r;
-	r = feed_body_headers(m, rd);
+	r = psm_msg_feed_body_headers(m, rd);
 	if (r == 0 && spool_fd >= 0) {
 		memset(&spool, 0, sizeof(spool));
 		spool.fd = spool_fd;
@@ -1217,7 +1217,7 @@ verify_detached(psm_msg *m, const char *ctv, const psm_verify_params *p,
 	lim.flags |= PSM_MIME_READ_HEADERLESS_PARTS;   /* openssl signs parts without headers */
 	if ((r = psm_mime_reader_new(&lim, detached_event, &d, &rd)) < 0)
 		goto out;
-	r = feed_body_headers(m, rd);
+	r = psm_msg_feed_body_headers(m, rd);
 	while (r == 0) {
 		if ((r = psm_rd_fill(&m->in)) < 0 || m->in.pos >= m->in.len)
 			break;
