@@ -5,6 +5,7 @@
 #include "p11smime.h"
 #include "message.h"
 #include "output.h"
+#include "settings.h"
 
 #include <time.h>
 
@@ -25,7 +26,14 @@ struct psm_cli {
 	const char *pin_source;     /* --pin-source */
 	int allow_last_try;         /* --allow-last-pin-try */
 	psm_pin_source *pin;        /* parsed pin source or NULL */
+	psm_settings *settings;     /* the settings file, once read */
 };
+
+/* The settings file (read on first use). PSM_ERR_USAGE for a bad one. */
+int psm_cli_settings(struct psm_cli *cli, const psm_settings **out);
+
+/* Append the settings file's anchors to files[*n] (room for max). */
+int psm_cli_setting_anchors(struct psm_cli *cli, const char **files, size_t *n, size_t max);
 
 /* Options every command accepts as well as the global position. */
 enum { PSM_OPT_MODULE = 1000, PSM_OPT_PIN_SOURCE, PSM_OPT_ALLOW_LAST, PSM_OPT_JSON,
@@ -69,6 +77,8 @@ struct psm_signer_setup {
 int psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char *key_uri,
                         struct psm_signer_setup *ss, psm_sign_params *sp);
 void psm_signer_setup_clear(struct psm_signer_setup *ss);
+/* The settings file's key and digest where the options gave none. */
+int psm_cli_sign_settings(struct psm_cli *cli, const char **key_uri, psm_sign_params *sp);
 
 /* RFC 3339 (2020-02-19T20:39:07Z, or with an offset) or @EPOCH. */
 int psm_cli_parse_time(const char *s, time_t *out);

@@ -195,7 +195,9 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	if ((f.key_uri != NULL && (r = psm_p11_check_uri(f.key_uri)) < 0) ||
 	    (f.token_uri != NULL && (r = psm_p11_check_uri(f.token_uri)) < 0))
 		goto fail;
-	if ((r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0 ||
+	if ((r = psm_cli_setting_anchors(cli, anchors, &nanchors,
+	                                 sizeof(anchors) / sizeof(anchors[0]))) < 0 ||
+	    (r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0 ||
 	    (r = psm_store_open(NULL, &store)) < 0 ||
 	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0)
 		goto fail;

@@ -283,6 +283,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	psm_msg *msg = NULL;
 	psm_outfile *out = NULL;
 	char **addrs = NULL;
+	const psm_settings *settings = NULL;
 	int c, fd = -1, oaep = 0, r;
 
 	memset(&rs, 0, sizeof(rs));
@@ -350,6 +351,13 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		return psm_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
 	}
 	inpath = optind < argc ? argv[optind] : NULL;
+	if ((r = psm_cli_settings(cli, &settings)) < 0 ||
+	    (r = psm_cli_setting_anchors(cli, anchors, &nanchors,
+	                                 sizeof(anchors) / sizeof(anchors[0]))) < 0 ||
+	    (sign && (r = psm_cli_sign_settings(cli, &key_uri, &sp)) < 0))
+		goto fail;
+	if (cipher == NULL)
+		cipher = settings->cipher;
 	if (key_uri != NULL && (r = psm_p11_check_uri(key_uri)) < 0)
 		goto fail;
 	if ((rs.pool = sk_X509_new_null()) == NULL) {

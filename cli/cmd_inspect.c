@@ -171,7 +171,9 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 < argc)
 		return psm_cli_usage_error("inspect", "unexpected argument '%s'", argv[optind + 1]);
-	if ((r = psm_store_open(NULL, &store)) < 0 ||
+	if ((r = psm_cli_setting_anchors(cli, anchors, &nanchors,
+	                                 sizeof(anchors) / sizeof(anchors[0]))) < 0 ||
+	    (r = psm_store_open(NULL, &store)) < 0 ||
 	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0 ||
 	    (r = psm_cli_open_input(optind < argc ? argv[optind] : NULL, &fd)) < 0 ||
 	    (r = psm_msg_open(fd, &msg)) < 0)

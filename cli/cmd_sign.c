@@ -48,6 +48,21 @@ psm_cli_open_input(const char *path, int *fd)
 	return 0;
 }
 
+int
+psm_cli_sign_settings(struct psm_cli *cli, const char **key_uri, psm_sign_params *sp)
+{
+	const psm_settings *st;
+	int r;
+
+	if ((r = psm_cli_settings(cli, &st)) < 0)
+		return r;
+	if (*key_uri == NULL)
+		*key_uri = st->key;
+	if (sp->digest == NULL)
+		sp->digest = st->digest;
+	return 0;
+}
+
 void
 psm_signer_setup_clear(struct psm_signer_setup *ss)
 {
@@ -152,6 +167,8 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 		return psm_cli_usage_error("sign", "unexpected argument '%s'", argv[optind + 1]);
 	}
 	inpath = optind < argc ? argv[optind] : NULL;
+	if ((r = psm_cli_sign_settings(cli, &key_uri, &sp)) < 0)
+		goto fail;
 	if (key_uri != NULL && (r = psm_p11_check_uri(key_uri)) < 0)
 		goto fail;
 	if ((r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0)

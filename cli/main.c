@@ -143,6 +143,36 @@ psm_cli_open_p11(struct psm_cli *cli, psm_p11 **out)
 	return 0;
 }
 
+int
+psm_cli_settings(struct psm_cli *cli, const psm_settings **out)
+{
+	int r;
+
+	if (cli->settings == NULL && (r = psm_settings_load(NULL, &cli->settings)) < 0)
+		return r;
+	*out = cli->settings;
+	return 0;
+}
+
+int
+psm_cli_setting_anchors(struct psm_cli *cli, const char **files, size_t *n, size_t max)
+{
+	const psm_settings *st;
+	size_t i;
+	int r;
+
+	if ((r = psm_cli_settings(cli, &st)) < 0)
+		return r;
+	for (i = 0; i < st->nanchors; i++) {
+		if (*n == max) {
+			psm_error_set("too many anchors files (with those of %s)", st->path);
+			return PSM_ERR_USAGE;
+		}
+		files[(*n)++] = st->anchors[i];
+	}
+	return 0;
+}
+
 /* Keep PINs out of core files and swap. */
 static void
 harden(void)
@@ -239,5 +269,6 @@ main(int argc, char **argv)
 	} else
 		rc = psm_cli_usage_error(NULL, "unknown command '%s'", cmd);
 	psm_pin_source_free(cli.pin);
+	psm_settings_free(cli.settings);
 	return rc;
 }
