@@ -134,6 +134,15 @@ psm_cms_recipients_list(CMS_ContentInfo *hdr, psm_rcpt_desc **out, size_t *nout)
 				                                  &keyid, NULL, NULL, &issuer, &serial);
 				r = rcpt_push(&list, &n, describe_id(keyid, issuer, serial), alg);
 			}
+		} else if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_KEK &&
+		           CMS_RecipientInfo_kekri_get0_id(ri, &alg, &keyid, NULL, NULL, NULL)) {
+			char *hex = psm_hex_encode(ASN1_STRING_get0_data(keyid),
+			                           (size_t)ASN1_STRING_length(keyid)), *id = NULL;
+
+			if (hex != NULL && (id = malloc(strlen(hex) + 32)) != NULL)
+				sprintf(id, "a shared key (KEK id %s)", hex);
+			free(hex);
+			r = rcpt_push(&list, &n, id, alg);
 		} else {
 			r = rcpt_push(&list, &n, describe_id(NULL, NULL, NULL), NULL);
 		}
@@ -281,8 +290,18 @@ on_header(void *ud, const unsigned char *der, size_t len, int auth)
 	if (!CMS_decrypt_set1_pkey_and_peer(d->hdr, pkey, cert, NULL))
 		return psm_error_from_openssl(PSM_ERR_VERIFY,
 		                              "the content key cannot be decrypted with the token key");
-	if ((d->cipher_bio = CMS_dataInit(d->hdr, NULL)) == NULL)
+	if ((d->cipher_bio = CMS_dataInit(d->hdr, NULL)) == NULL) {
+		char name[64];
+
+		psm_cms_content_cipher(d->hdr, name, sizeof(name));
+		if (EVP_get_cipherbyname(name) == NULL) {
+			ERR_clear_error();
+			psm_error_set("the message is encrypted with %s, which p11smime does not "
+			              "support (AES-GCM, AES-CBC and 3DES-CBC)", name);
+			return PSM_ERR_MALFORMED;
+		}
 		return psm_error_from_openssl(PSM_ERR_CRYPTO, "setting up the content decryption");
+	}
 	if (BIO_get_cipher_ctx(d->cipher_bio, &d->ctx) <= 0 || d->ctx == NULL) {
 		psm_error_set("setting up the content decryption failed");
 		return PSM_ERR_INTERNAL;

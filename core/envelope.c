@@ -139,6 +139,16 @@ psm_msg_kind(const psm_msg *m)
 	psm_msg_media_type(ctv, type, sizeof(type));
 	if (strcmp(type, "multipart/signed") == 0)
 		return PSM_MSG_SIGNED;
+	if (strcmp(type, "application/octet-stream") == 0) {
+		/* RFC 8551 section 3.2.2: some agents send smime.p7m this way */
+		char *name = psm_msg_param(ctv, "name");
+		size_t n = name != NULL ? strlen(name) : 0;
+
+		kind = n >= 4 && strcasecmp(name + n - 4, ".p7m") == 0 ? PSM_MSG_UNKNOWN_PKCS7
+		                                                        : PSM_MSG_PLAIN;
+		free(name);
+		return kind;
+	}
 	if (strcmp(type, "application/pkcs7-mime") != 0 &&
 	    strcmp(type, "application/x-pkcs7-mime") != 0)
 		return PSM_MSG_PLAIN;
@@ -159,33 +169,89 @@ psm_msg_kind(const psm_msg *m)
 
 /* ---- decrypting ----------------------------------------------------------- */
 
-#define MAX_INNER_LINE 65536
+#define MAX_INNER_HEADER (256 * 1024)
 
-/* The decrypted entity on its way out: its header block loses a
- * MIME-Version field (the message has one already); line ends become the
- * input's. */
+/* The decrypted entity on its way out. Its header block is held until it
+ * is complete: a field it carries besides Content-* (protected headers,
+ * RFC 9788: Subject, From, ...) replaces the outer field of that name,
+ * which was only a copy, or a decoy; MIME-Version is written once. Content
+ * without a header block is text/plain (RFC 2045), and gets an empty line
+ * before it. Line ends become the input's. */
 struct inner {
+	psm_msg *m;
+	psm_msg_sink o;
 	psm_crlf eol;
 	int in_header;
-	int dropping;               /* inside a dropped field (its folded lines too) */
-	char line[MAX_INNER_LINE];
-	size_t len;
+	char *hdr;                  /* the header block so far */
+	size_t len, cap;
+	size_t line_start;          /* where the current line begins in hdr */
 };
 
+/* "Name:" at the start of a line (RFC 5322 field-name: printable ASCII). */
 static int
-inner_line(struct inner *in)
+is_field_line(const char *p, size_t n)
 {
-	int r;
+	size_t i;
 
-	if (in->len == 1 || (in->len == 2 && in->line[0] == '\r'))
-		in->in_header = 0;              /* the empty line */
-	else if (in->line[0] == ' ' || in->line[0] == '\t')
-		; /* a folded line keeps the state of its field */
-	else
-		in->dropping = strncasecmp(in->line, "MIME-Version:", 13) == 0;
-	r = in->dropping && in->in_header ? 0 : psm_crlf_update(&in->eol, in->line, in->len);
-	in->len = 0;
-	return r;
+	for (i = 0; i < n && p[i] != ':'; i++)
+		if ((unsigned char)p[i] <= 32 || (unsigned char)p[i] > 126)
+			return 0;
+	return i > 0 && i < n;
+}
+
+/* Is name one of the inner block's own fields (not Content-*)? */
+static int
+inner_has(const struct inner *in, const char *name)
+{
+	size_t nl = strlen(name), i = 0;
+
+	while (i < in->len) {
+		const char *line = in->hdr + i, *nx = memchr(line, '\n', in->len - i);
+		size_t ll = nx != NULL ? (size_t)(nx - line) + 1 : in->len - i;
+
+		if (ll > nl && line[nl] == ':' && strncasecmp(line, name, nl) == 0 &&
+		    strncasecmp(name, "Content-", 8) != 0)
+			return 1;
+		i += ll;
+	}
+	return 0;
+}
+
+static int
+skip_outer(void *ud, const char *name)
+{
+	return inner_has(ud, name);
+}
+
+/* The header block is complete (or there is none): write the outer
+ * fields, MIME-Version, and the inner fields. */
+static int
+inner_flush(struct inner *in, int headerless)
+{
+	size_t i = 0;
+	int r, dropping = 0;
+
+	in->in_header = 0;
+	if ((r = psm_msg_put_outer_except(in->m, &in->o, skip_outer, in)) < 0 ||
+	    (r = in->o.fn(in->o.ud, "MIME-Version: 1.0", 17)) < 0 ||
+	    (r = in->o.fn(in->o.ud, in->o.eol, strlen(in->o.eol))) < 0)
+		return r;
+	if (headerless) {
+		if ((r = psm_crlf_update(&in->eol, "\r\n", 2)) < 0)
+			return r;
+		return psm_crlf_update(&in->eol, in->hdr, in->len);
+	}
+	while (i < in->len) {
+		const char *line = in->hdr + i, *nx = memchr(line, '\n', in->len - i);
+		size_t ll = nx != NULL ? (size_t)(nx - line) + 1 : in->len - i;
+
+		if (line[0] != ' ' && line[0] != '\t')
+			dropping = strncasecmp(line, "MIME-Version:", 13) == 0;
+		if (!dropping && (r = psm_crlf_update(&in->eol, line, ll)) < 0)
+			return r;
+		i += ll;
+	}
+	return 0;
 }
 
 static int
@@ -196,13 +262,38 @@ inner_sink(void *ud, const void *buf, size_t len)
 	int r;
 
 	while (len > 0 && in->in_header) {
-		in->line[in->len++] = *p++;
+		const char *line;
+		size_t ll;
+
+		if (in->len == in->cap) {
+			size_t ncap = in->cap ? in->cap * 2 : 4096;
+			char *g;
+
+			if (ncap > MAX_INNER_HEADER) {
+				/* no header block is this long: pass it on as it is */
+				if ((r = inner_flush(in, 0)) < 0)
+					return r;
+				return inner_sink(in, p, len);
+			}
+			if ((g = realloc(in->hdr, ncap)) == NULL)
+				return PSM_ERR_NOMEM;
+			in->hdr = g;
+			in->cap = ncap;
+		}
+		in->hdr[in->len++] = *p++;
 		len--;
-		if (in->line[in->len - 1] == '\n' || in->len == sizeof(in->line)) {
-			if (in->line[in->len - 1] != '\n')
-				in->in_header = 0;      /* not a header block: pass it on */
-			if ((r = inner_line(in)) < 0)
+		if (in->hdr[in->len - 1] != '\n')
+			continue;
+		line = in->hdr + in->line_start;
+		ll = in->len - in->line_start;
+		if (ll == 1 || (ll == 2 && line[0] == '\r')) {
+			if ((r = inner_flush(in, 0)) < 0)       /* the empty line ends it */
 				return r;
+		} else if (in->line_start == 0 && !is_field_line(line, ll)) {
+			if ((r = inner_flush(in, 1)) < 0)       /* no header block at all */
+				return r;
+		} else {
+			in->line_start = in->len;
 		}
 	}
 	return len > 0 ? psm_crlf_update(&in->eol, p, len) : 0;
@@ -236,20 +327,24 @@ psm_msg_decrypt(psm_msg *m, psm_key_finder_fn find, void *find_ud, psm_sink_fn s
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		return PSM_ERR_NOMEM;
 	in->in_header = 1;
+	in->m = m;
+	in->o = o;
 	psm_crlf_init(&in->eol, eol, sink, sink_ud);
 	memset(&pull, 0, sizeof(pull));
 	pull.in = &m->in;
 	psm_b64dec_init(&pull.dec);
-	if ((r = psm_msg_put_outer(m, &o)) < 0 || (r = sink(sink_ud, "MIME-Version: 1.0", 17)) < 0 ||
-	    (r = sink(sink_ud, eol, strlen(eol))) < 0)
-		goto out;
 	if ((r = psm_cms_decrypt_stream(psm_msg_b64_pull, &pull, find, find_ud, inner_sink, in,
 	                                info)) < 0)
 		goto out;
-	if (in->len > 0 && (r = inner_line(in)) < 0)
+	/* content that ended inside its header block */
+	if (in->in_header &&
+	    (r = inner_flush(in, in->len > 0 && !is_field_line(in->hdr, in->len))) < 0)
 		goto out;
 	r = psm_crlf_final(&in->eol);
 out:
+	if (in->hdr != NULL)
+		OPENSSL_cleanse(in->hdr, in->cap);
+	free(in->hdr);
 	OPENSSL_cleanse(in, sizeof(*in));
 	free(in);
 	return r;

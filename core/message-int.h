@@ -57,6 +57,9 @@ char *psm_msg_param(const char *v, const char *name);
 
 /* The routing headers: every field but Content-* and MIME-Version. */
 int psm_msg_put_outer(const psm_msg *m, const psm_msg_sink *o);
+/* The same, leaving out the fields skip() says yes to. */
+int psm_msg_put_outer_except(const psm_msg *m, const psm_msg_sink *o,
+                             int (*skip)(void *ud, const char *name), void *ud);
 
 /* Sign the body entity (see psm_msg_sign) into o. */
 int psm_msg_sign_to(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, const psm_msg_sink *o);

@@ -505,19 +505,27 @@ puts_out(const psm_msg_sink *o, const char *s)
 }
 
 int
-psm_msg_put_outer(const psm_msg *m, const psm_msg_sink *o)
+psm_msg_put_outer_except(const psm_msg *m, const psm_msg_sink *o,
+                         int (*skip)(void *ud, const char *name), void *ud)
 {
 	size_t i;
 	int r;
 
 	for (i = 0; i < m->nf; i++) {
 		if (psm_msg_is_content_field(m->f[i].name) ||
-		    strcasecmp(m->f[i].name, "MIME-Version") == 0)
+		    strcasecmp(m->f[i].name, "MIME-Version") == 0 ||
+		    (skip != NULL && skip(ud, m->f[i].name)))
 			continue;
 		if ((r = put_raw_field(o, m->f[i].raw)) < 0)
 			return r;
 	}
 	return 0;
+}
+
+int
+psm_msg_put_outer(const psm_msg *m, const psm_msg_sink *o)
+{
+	return psm_msg_put_outer_except(m, o, NULL, NULL);
 }
 
 /* Stream the rest of the input through the chosen encoder into e. The
