@@ -15,31 +15,36 @@
 #include <string.h>
 
 int
+psm_pin_check_flags(const char *label, CK_FLAGS f, int allow_final_try)
+{
+	if (f & CKF_USER_PIN_LOCKED) {
+		psm_error_set("the user PIN of token '%s' is locked after too many wrong tries; "
+		              "unlock it with the SO PIN or PUK (e.g. pkcs11-tool --login "
+		              "--login-type so --init-pin, or your card vendor's tool)", label);
+		return PSM_ERR_PIN_LOCKED;
+	}
+	if (!(f & CKF_USER_PIN_INITIALIZED) && (f & CKF_LOGIN_REQUIRED)) {
+		psm_error_set("token '%s' has no user PIN set; initialise it with the SO PIN first",
+		              label);
+		return PSM_ERR_PIN_LOCKED;
+	}
+	if ((f & CKF_USER_PIN_FINAL_TRY) && !allow_final_try) {
+		psm_error_set("token '%s' has one PIN try left; p11smime will not spend it on "
+		              "its own: make sure the PIN is right, then pass --allow-last-pin-try",
+		              label);
+		return PSM_ERR_PIN_FINAL_TRY;
+	}
+	return 0;
+}
+
+int
 psm_slot_check_pin_state(psm_p11 *p11, struct psm_slot *s)
 {
 	int r;
 
 	if ((r = psm_slot_refresh(s)) < 0)
 		return r;
-	if (s->info.pin_locked) {
-		psm_error_set("the user PIN of token '%s' is locked after too many wrong tries; "
-		              "unlock it with the SO PIN or PUK (e.g. pkcs11-tool --login "
-		              "--login-type so --init-pin, or your card vendor's tool)",
-		              s->info.label);
-		return PSM_ERR_PIN_LOCKED;
-	}
-	if (!s->info.user_pin_initialized && s->info.login_required) {
-		psm_error_set("token '%s' has no user PIN set; initialise it with the SO PIN first",
-		              s->info.label);
-		return PSM_ERR_PIN_LOCKED;
-	}
-	if (s->info.pin_final_try && !p11->allow_final_try) {
-		psm_error_set("token '%s' has one PIN try left; p11smime will not spend it on "
-		              "its own: make sure the PIN is right, then pass --allow-last-pin-try",
-		              s->info.label);
-		return PSM_ERR_PIN_FINAL_TRY;
-	}
-	return 0;
+	return psm_pin_check_flags(s->info.label, s->token_flags, p11->allow_final_try);
 }
 
 static int

@@ -27,7 +27,7 @@
 
 /* One object's attributes, read in a batch. */
 struct attrs {
-	CK_ATTRIBUTE a[12];
+	CK_ATTRIBUTE a[16];
 	size_t n;
 };
 
@@ -168,6 +168,9 @@ struct entry {
 	unsigned char *id;
 	X509 *cert;
 	psm_certinfo *ci;
+	/* a private key: what tokens/key.c needs to use it (the bytes are
+	 * the entry's own) */
+	struct psm_key_pub pub;
 };
 
 struct psm_key_list {
@@ -188,6 +191,10 @@ entry_clear(struct entry *e)
 	free(e->id);
 	X509_free(e->cert);
 	psm_certinfo_free(e->ci);
+	free((void *)e->pub.modulus);
+	free((void *)e->pub.exponent);
+	free((void *)e->pub.ec_params);
+	free((void *)e->pub.ec_point);
 }
 
 void
@@ -216,6 +223,16 @@ psm_key_list_get(const psm_key_list *list, size_t i)
 }
 
 int
+psm_key_list_pub(const psm_key_list *list, size_t i, struct psm_key_pub *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (i >= list->n || !list->v[i].info.has_key)
+		return PSM_ERR_NOT_FOUND;
+	*out = list->v[i].pub;
+	return 0;
+}
+
+int
 psm_key_list_incomplete(const psm_key_list *list)
 {
 	if (!list->incomplete)
@@ -227,8 +244,11 @@ psm_key_list_incomplete(const psm_key_list *list)
 
 struct tok_key {
 	struct attrs t;
+	CK_OBJECT_HANDLE h;
 	const unsigned char *pub;   /* into t, or into pubkeys */
 	size_t pub_len;
+	const unsigned char *point; /* EC: into pubkeys (unwrapped) */
+	size_t point_len;
 };
 
 struct tok_cert {
@@ -310,6 +330,8 @@ key_identity(struct tok_key *k, struct attrs *pubkeys, size_t npub)
 		len = pt->ulValueLen;
 		k->pub = psm_ec_point_unwrap(pt->pValue, &len);
 		k->pub_len = len;
+		k->point = k->pub;
+		k->point_len = len;
 		return;
 	}
 }
@@ -358,6 +380,43 @@ entry_set_id(struct entry *e, const struct attrs *t)
 	return e->id_hex != NULL ? 0 : PSM_ERR_NOMEM;
 }
 
+/* A copy of bytes (len > 0) into *out; 0, or PSM_ERR_NOMEM. */
+static int
+bytes_dup(const void *p, size_t len, const unsigned char **out, size_t *out_len)
+{
+	unsigned char *c;
+
+	if (p == NULL || len == 0)
+		return 0;
+	if ((c = malloc(len)) == NULL)
+		return PSM_ERR_NOMEM;
+	memcpy(c, p, len);
+	*out = c;
+	*out_len = len;
+	return 0;
+}
+
+/* The private key's handle and public half, for using it (tokens/key.c). */
+static int
+entry_set_pub(struct entry *e, const struct tok_key *k)
+{
+	const CK_ATTRIBUTE *mod = attrs_get(&k->t, CKA_MODULUS);
+	const CK_ATTRIBUTE *exp = attrs_get(&k->t, CKA_PUBLIC_EXPONENT);
+	const CK_ATTRIBUTE *par = attrs_get(&k->t, CKA_EC_PARAMS);
+	int r = 0;
+
+	e->pub.handle = k->h;
+	if ((mod != NULL && (r = bytes_dup(mod->pValue, mod->ulValueLen, &e->pub.modulus,
+	                                   &e->pub.modulus_len)) < 0) ||
+	    (exp != NULL && (r = bytes_dup(exp->pValue, exp->ulValueLen, &e->pub.exponent,
+	                                   &e->pub.exponent_len)) < 0) ||
+	    (par != NULL && (r = bytes_dup(par->pValue, par->ulValueLen, &e->pub.ec_params,
+	                                   &e->pub.ec_params_len)) < 0) ||
+	    (r = bytes_dup(k->point, k->point_len, &e->pub.ec_point, &e->pub.ec_point_len)) < 0)
+		return r;
+	return 0;
+}
+
 static int
 add_key_entry(psm_key_list *list, const struct psm_slot *s, struct tok_key *k,
               struct tok_cert *cert, int how)
@@ -371,7 +430,8 @@ add_key_entry(psm_key_list *list, const struct psm_slot *s, struct tok_key *k,
 		return r;
 	e->info.has_key = 1;
 	e->info.paired_by = how;
-	if ((e->label = label_dup(&k->t)) == NULL || (r = entry_set_id(e, &k->t)) < 0)
+	if ((e->label = label_dup(&k->t)) == NULL || (r = entry_set_id(e, &k->t)) < 0 ||
+	    (r = entry_set_pub(e, k)) < 0)
 		return r < 0 ? r : PSM_ERR_NOMEM;
 	attrs_ulong(&k->t, CKA_KEY_TYPE, &type);
 	if (type == CKK_RSA) {
@@ -522,7 +582,8 @@ read_keys(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls,
 {
 	static const CK_ATTRIBUTE_TYPE priv_types[] = {
 		CKA_ID, CKA_LABEL, CKA_KEY_TYPE, CKA_SIGN, CKA_DECRYPT, CKA_DERIVE, CKA_UNWRAP,
-		CKA_ALWAYS_AUTHENTICATE, CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_MODULUS, CKA_EC_PARAMS
+		CKA_ALWAYS_AUTHENTICATE, CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_MODULUS,
+		CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS
 	};
 	static const CK_ATTRIBUTE_TYPE pub_types[] = {
 		CKA_ID, CKA_LABEL, CKA_KEY_TYPE, CKA_MODULUS, CKA_EC_POINT, CKA_EC_PARAMS
@@ -544,6 +605,7 @@ read_keys(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls,
 		return PSM_ERR_NOMEM;
 	}
 	for (i = 0; i < n; i++) {
+		keys[i].h = h[i];
 		attrs_init(&keys[i].t, types, ntypes);
 		if ((r = attrs_read(fl, session, h[i], &keys[i].t)) < 0) {
 			size_t k;

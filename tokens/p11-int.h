@@ -25,10 +25,11 @@ struct psm_slot {
 	CK_SLOT_ID id;
 	CK_SESSION_HANDLE session;  /* CK_INVALID_HANDLE when none open */
 	char *uri;
+	CK_FLAGS token_flags;       /* CK_TOKEN_INFO flags, as last read */
 	STACK_OF(X509) *certs;      /* the token's certificates, once read */
 };
 
-struct psm_lp11;                    /* a libp11 context (tokens/key.c) */
+struct psm_tokkey;                  /* a loaded private key (tokens/key.c) */
 
 struct psm_p11 {
 	CK_FUNCTION_LIST **kit_modules; /* p11-kit registry, or NULL */
@@ -40,7 +41,7 @@ struct psm_p11 {
 	size_t nslots;
 	psm_pin_source *pin_source;     /* borrowed */
 	int allow_final_try;
-	struct psm_lp11 *lp11;          /* libp11 contexts, freed last */
+	struct psm_tokkey *tokkeys;     /* loaded keys, cut off before C_Finalize */
 };
 
 /* Trim a blank-padded PKCS#11 string field into a NUL-terminated one. */
@@ -49,15 +50,16 @@ void psm_p11_copy_padded(char *dst, size_t dstlen, const unsigned char *src, siz
 /* Open (if needed) the slot's read-only session. */
 int psm_slot_session(struct psm_slot *slot, CK_SESSION_HANDLE *out);
 
-/* Forget the slot's session (libp11 closed all sessions of the slot). */
-void psm_slot_forget_session(struct psm_slot *slot);
-
 /* Re-read the token flags of a slot. */
 int psm_slot_refresh(struct psm_slot *slot);
 
 /* Check the PIN counters before a login: locked, or final try without
  * permission. Returns 0 when a login may proceed. */
 int psm_slot_check_pin_state(psm_p11 *p11, struct psm_slot *slot);
+
+/* The same policy on CK_TOKEN_INFO flags read by the caller (label names
+ * the token in the detail). */
+int psm_pin_check_flags(const char *label, CK_FLAGS flags, int allow_final_try);
 
 /* Log in to the slot with src (PIN pad when the token has one). A token
  * that needs no login, or is already logged in, returns 0 at once. */
@@ -85,7 +87,20 @@ int psm_p11_list_keys_filtered(psm_p11 *p11, const char *token_uri, P11KitUri *f
 /* 1 when uri has no attribute type, or one equal to value. */
 int psm_uri_wants(P11KitUri *uri, CK_ATTRIBUTE_TYPE type, const void *value, size_t len);
 
-/* Free the libp11 contexts (tokens/key.c). */
-void psm_lp11_free_all(struct psm_lp11 *head);
+/* What tokens/key.c needs of listed private key i to use it: its object
+ * handle on its token and the public half the token stores (absent parts
+ * are NULL). Pointers are owned by the list. PSM_ERR_NOT_FOUND when entry
+ * i is not a private key. */
+struct psm_key_pub {
+	CK_OBJECT_HANDLE handle;
+	const unsigned char *modulus, *exponent;   /* RSA, from the private key */
+	const unsigned char *ec_params, *ec_point; /* EC: the point from the public key */
+	size_t modulus_len, exponent_len, ec_params_len, ec_point_len;
+};
+int psm_key_list_pub(const psm_key_list *list, size_t i, struct psm_key_pub *out);
+
+/* Cut the loaded keys off their tokens (tokens/key.c), before the
+ * modules are finalised. */
+void psm_tokkeys_cut_all(psm_p11 *p11);
 
 #endif

@@ -243,10 +243,9 @@ psm_p11_free(psm_p11 *p11)
 
 	if (p11 == NULL)
 		return;
+	/* keys still loaded lose their sessions before the modules go */
+	psm_tokkeys_cut_all(p11);
 	slots_free(p11);
-	/* libp11 may finalize a module it shares with us: free it first, then
-	 * let p11-kit finalize what is left (a second C_Finalize is harmless). */
-	psm_lp11_free_all(p11->lp11);
 	for (i = 0; i < p11->mods_alloc; i++) {
 		struct psm_module *m = p11->mods[i];
 
@@ -306,6 +305,7 @@ slot_fill_token(struct psm_slot *s, const CK_TOKEN_INFO *ti)
 	psm_slot_info *in = &s->info;
 	CK_FLAGS f = ti->flags;
 
+	s->token_flags = f;
 	psm_p11_copy_padded(in->label, sizeof(in->label), ti->label, sizeof(ti->label));
 	psm_p11_copy_padded(in->token_manufacturer, sizeof(in->token_manufacturer),
 	                    ti->manufacturerID, sizeof(ti->manufacturerID));
@@ -465,12 +465,6 @@ psm_slot_session(struct psm_slot *s, CK_SESSION_HANDLE *out)
 	}
 	*out = s->session;
 	return 0;
-}
-
-void
-psm_slot_forget_session(struct psm_slot *s)
-{
-	s->session = CK_INVALID_HANDLE;
 }
 
 int

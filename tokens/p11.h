@@ -155,7 +155,8 @@ int psm_p11_token_same_subject(psm_p11 *p11, const psm_slot_info *slot, X509 *ce
                                STACK_OF(X509) **out);
 
 /* A private key on a token, usable as an EVP_PKEY whose private operations
- * run on the token (through libp11). */
+ * (RSA PKCS#1 v1.5 and raw for PSS and OAEP, ECDSA, ECDH) run on the token,
+ * on a session of the key's own (tokens/key.c). */
 typedef struct psm_key psm_key;
 
 /* Find the one private key matching key_uri (its ?pin-source= and
