@@ -1,7 +1,8 @@
 /* p11smime: keys and certificates on tokens.
  *
- * Each object's attributes are read in one batch (two C_GetAttributeValue
- * calls: lengths, then values), never one call per attribute. Private keys
+ * Each object's attributes are read in one C_GetAttributeValue call into
+ * buffers sized for the usual values (a value that does not fit is read
+ * again, sized by the token), never one call per attribute. Private keys
  * are paired with certificates by CKA_ID, and by public key where IDs
  * differ (tokens/pair.c).
  */
@@ -82,40 +83,165 @@ attrs_ulong(const struct attrs *t, CK_ATTRIBUTE_TYPE type, CK_ULONG *v)
 	return 1;
 }
 
+/* Room for one value in a one-call read: enough for nearly every value a
+ * token holds (a larger one is read again, sized by the token). */
+static CK_ULONG
+attr_room(CK_ATTRIBUTE_TYPE type)
+{
+	switch (type) {
+	case CKA_VALUE:
+		return 8192;            /* a certificate */
+	case CKA_LABEL:
+	case CKA_ID:
+	case CKA_MODULUS:
+	case CKA_PUBLIC_EXPONENT:
+	case CKA_SUBJECT:
+	case CKA_ISSUER:
+		return 1024;
+	case CKA_EC_PARAMS:
+	case CKA_EC_POINT:
+		return 512;
+	default:
+		return sizeof(CK_ULONG); /* CK_BBOOL and CK_ULONG values */
+	}
+}
+
+/* Is type one that cannot exist on a key of the type the read found?
+ * Then "unavailable" is the answer, not a buffer that was too small. */
+static int
+attr_inapplicable(const struct attrs *t, CK_ATTRIBUTE_TYPE type)
+{
+	CK_ULONG kt;
+
+	if (!attrs_ulong(t, CKA_KEY_TYPE, &kt))
+		return 0;
+	if (kt == CKK_RSA)
+		return type == CKA_EC_PARAMS || type == CKA_EC_POINT;
+	if (kt == CKK_EC)
+		return type == CKA_MODULUS || type == CKA_PUBLIC_EXPONENT;
+	return 0;
+}
+
+/* The two-call read (lengths, then values) of the attributes in t that
+ * are still unread and not marked done. */
+static int
+attrs_read_sized(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj,
+                 struct attrs *t, const unsigned char *done)
+{
+	CK_ATTRIBUTE q[16];
+	size_t map[16], n = 0, i;
+	CK_RV rv;
+
+	for (i = 0; i < t->n; i++) {
+		if (done[i])
+			continue;
+		q[n].type = t->a[i].type;
+		q[n].pValue = NULL;
+		q[n].ulValueLen = 0;
+		map[n++] = i;
+	}
+	if (n == 0)
+		return 0;
+	rv = fl->C_GetAttributeValue(session, obj, q, n);
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_ATTRIBUTE_TYPE_INVALID)
+		return psm_ckr_to_err(rv, "reading an object's attributes");
+	for (i = 0; i < n; i++) {
+		if (q[i].ulValueLen == CK_UNAVAILABLE_INFORMATION || q[i].ulValueLen == 0 ||
+		    q[i].ulValueLen > (1u << 20)) {
+			q[i].ulValueLen = 0;
+			continue;
+		}
+		if ((q[i].pValue = malloc(q[i].ulValueLen)) == NULL)
+			goto nomem;
+	}
+	rv = fl->C_GetAttributeValue(session, obj, q, n);
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_ATTRIBUTE_TYPE_INVALID) {
+		for (i = 0; i < n; i++)
+			free(q[i].pValue);
+		return psm_ckr_to_err(rv, "reading an object's attributes");
+	}
+	for (i = 0; i < n; i++) {
+		if (q[i].ulValueLen == CK_UNAVAILABLE_INFORMATION || q[i].pValue == NULL) {
+			free(q[i].pValue);
+			continue;
+		}
+		t->a[map[i]].pValue = q[i].pValue;
+		t->a[map[i]].ulValueLen = q[i].ulValueLen;
+	}
+	return 0;
+nomem:
+	for (i = 0; i < n; i++)
+		free(q[i].pValue);
+	return PSM_ERR_NOMEM;
+}
+
+/* Read t's attributes of obj, in one C_GetAttributeValue call when every
+ * value fits the room attr_room() gives it (on SoftHSM each call re-reads
+ * files: half the calls is half the cost). A value that did not fit, or
+ * whose absence could hide a "buffer too small", is read again with the
+ * two-call protocol. Absent values are left NULL. */
 static int
 attrs_read(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj,
            struct attrs *t)
 {
+	unsigned char done[16] = { 0 };
+	unsigned char *room = NULL;
+	size_t i, total = 0;
 	CK_RV rv;
-	size_t i;
+	int r = 0;
 
 	for (i = 0; i < t->n; i++) {
 		t->a[i].pValue = NULL;
 		t->a[i].ulValueLen = 0;
+		total += attr_room(t->a[i].type);
+	}
+	if ((room = malloc(total > 0 ? total : 1)) == NULL)
+		return PSM_ERR_NOMEM;
+	for (i = 0, total = 0; i < t->n; i++) {
+		t->a[i].pValue = room + total;
+		t->a[i].ulValueLen = attr_room(t->a[i].type);
+		total += t->a[i].ulValueLen;
 	}
 	rv = fl->C_GetAttributeValue(session, obj, t->a, t->n);
-	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_ATTRIBUTE_TYPE_INVALID)
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
+	    rv != CKR_BUFFER_TOO_SMALL) {
+		for (i = 0; i < t->n; i++)
+			t->a[i].pValue = NULL;
+		free(room);
 		return psm_ckr_to_err(rv, "reading an object's attributes");
+	}
+	/* copy what came back out of the shared room */
 	for (i = 0; i < t->n; i++) {
-		if (t->a[i].ulValueLen == CK_UNAVAILABLE_INFORMATION || t->a[i].ulValueLen == 0 ||
-		    t->a[i].ulValueLen > (1u << 20)) {
+		CK_ULONG len = t->a[i].ulValueLen;
+		void *v = t->a[i].pValue;
+
+		t->a[i].pValue = NULL;
+		if (len == CK_UNAVAILABLE_INFORMATION || len > attr_room(t->a[i].type)) {
 			t->a[i].ulValueLen = 0;
 			continue;
 		}
-		if ((t->a[i].pValue = malloc(t->a[i].ulValueLen)) == NULL)
-			return PSM_ERR_NOMEM;
-	}
-	rv = fl->C_GetAttributeValue(session, obj, t->a, t->n);
-	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_ATTRIBUTE_TYPE_INVALID)
-		return psm_ckr_to_err(rv, "reading an object's attributes");
-	for (i = 0; i < t->n; i++) {
-		if (t->a[i].ulValueLen == CK_UNAVAILABLE_INFORMATION) {
-			free(t->a[i].pValue);
-			t->a[i].pValue = NULL;
-			t->a[i].ulValueLen = 0;
+		done[i] = 1;
+		if (len == 0)
+			continue;
+		if ((t->a[i].pValue = malloc(len)) == NULL) {
+			r = PSM_ERR_NOMEM;
+			break;
 		}
+		memcpy(t->a[i].pValue, v, len);
 	}
-	return 0;
+	free(room);
+	if (r < 0)
+		return r;
+	if (rv == CKR_OK)
+		return 0;
+	/* unavailable: absent, sensitive, or too big for its room (the
+	 * token's return value cannot tell which when several apply) */
+	for (i = 0; i < t->n; i++) {
+		if (!done[i] && (attr_room(t->a[i].type) == sizeof(CK_ULONG) ||
+		                 attr_inapplicable(t, t->a[i].type)))
+			done[i] = 1;
+	}
+	return attrs_read_sized(fl, session, obj, t, done);
 }
 
 static int
