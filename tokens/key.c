@@ -837,7 +837,7 @@ psm_p11_key_enc_cert(psm_p11 *p11, const psm_key *key)
 	int i;
 
 	if (me == NULL || me->cert == NULL ||
-	    psm_p11_token_same_subject(p11, me->slot, me->cert, &same) < 0)
+	    psm_p11_token_same_subject_other(p11, me->slot, me->cert, &same) < 0)
 		return NULL;
 	for (i = 0; found == NULL && i < sk_X509_num(same); i++) {
 		X509 *c = sk_X509_value(same, i);

@@ -2,9 +2,11 @@
  *
  * Each object's attributes are read in one C_GetAttributeValue call into
  * buffers sized for the usual values (a value that does not fit is read
- * again, sized by the token), never one call per attribute. Private keys
- * are paired with certificates by CKA_ID, and by public key where IDs
- * differ (tokens/pair.c).
+ * again, sized by the token), never one call per attribute. A token's
+ * certificates are read once per scan (one search), and parsed only when
+ * needed. A key URI's keys are found by the token itself. Private keys are
+ * paired with certificates by CKA_ID, and by public key where IDs differ
+ * (tokens/pair.c).
  */
 #include "config.h"
 
@@ -14,6 +16,7 @@
 #include "error.h"
 #include "pair.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,20 +247,24 @@ attrs_read(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj
 	return attrs_read_sized(fl, session, obj, t, done);
 }
 
+/* The handles of the objects of class cls that also match extra (n
+ * attributes; the token filters). At most MAX_OBJECTS. */
 static int
 find_objects(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls,
-             CK_OBJECT_HANDLE **out, size_t *nout)
+             const CK_ATTRIBUTE *extra, size_t nextra, CK_OBJECT_HANDLE **out, size_t *nout)
 {
-	CK_ATTRIBUTE tmpl = { CKA_CLASS, &cls, sizeof(cls) };
+	CK_ATTRIBUTE tmpl[4] = { { CKA_CLASS, &cls, sizeof(cls) } };
 	CK_OBJECT_HANDLE *v = NULL, *grown;
 	CK_ULONG got;
-	size_t n = 0;
+	size_t n = 0, i;
 	CK_RV rv;
 	int r = 0;
 
 	*out = NULL;
 	*nout = 0;
-	rv = fl->C_FindObjectsInit(session, &tmpl, 1);
+	for (i = 0; i < nextra && i + 1 < sizeof(tmpl) / sizeof(tmpl[0]); i++)
+		tmpl[i + 1] = extra[i];
+	rv = fl->C_FindObjectsInit(session, tmpl, (CK_ULONG)(i + 1));
 	if (rv != CKR_OK)
 		return psm_ckr_to_err(rv, "searching the token");
 	for (;;) {
@@ -284,6 +291,18 @@ find_objects(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_CLASS cl
 	*out = v;
 	*nout = n;
 	return 0;
+}
+
+/* A template attribute for the URI's value of type, if it has one. */
+static size_t
+uri_attr(P11KitUri *uri, CK_ATTRIBUTE_TYPE type, CK_ATTRIBUTE *out)
+{
+	CK_ATTRIBUTE *a = uri != NULL ? p11_kit_uri_get_attribute(uri, type) : NULL;
+
+	if (a == NULL)
+		return 0;
+	*out = *a;
+	return 1;
 }
 
 /* ---- the list handed to callers ---------------------------------------- */
@@ -378,7 +397,7 @@ struct tok_key {
 };
 
 struct tok_cert {
-	struct attrs t;
+	const struct attrs *t;      /* borrowed from the slot's index */
 	X509 *x509;
 	psm_certinfo *ci;
 };
@@ -478,9 +497,9 @@ list_grow(psm_key_list *list, struct entry **e)
 static int
 entry_set_cert(struct entry *e, const struct psm_slot *s, struct tok_cert *c)
 {
-	const CK_ATTRIBUTE *cid = attrs_get(&c->t, CKA_ID);
+	const CK_ATTRIBUTE *cid = attrs_get(c->t, CKA_ID);
 
-	if ((e->cert_label = label_dup(&c->t)) == NULL)
+	if ((e->cert_label = label_dup(c->t)) == NULL)
 		return PSM_ERR_NOMEM;
 	e->cert = c->x509;
 	c->x509 = NULL; /* transferred */
@@ -606,7 +625,7 @@ add_cert_entry(psm_key_list *list, const struct psm_slot *s, struct tok_cert *c)
 
 	if ((r = list_grow(list, &e)) < 0)
 		return r;
-	if ((r = entry_set_id(e, &c->t)) < 0 || (r = entry_set_cert(e, s, c)) < 0)
+	if ((r = entry_set_id(e, c->t)) < 0 || (r = entry_set_cert(e, s, c)) < 0)
 		return r;
 	e->info.has_cert = 1;
 	if ((e->label = strdup(e->cert_label)) == NULL ||
@@ -621,90 +640,189 @@ tok_certs_free(struct tok_cert *certs, size_t n)
 	size_t i;
 
 	for (i = 0; certs != NULL && i < n; i++) {
-		attrs_clear(&certs[i].t);
 		X509_free(certs[i].x509);
 		psm_certinfo_free(certs[i].ci);
 	}
 	free(certs);
 }
-
-/* Does the attribute set carry a CKA_ID equal to one of the keys'? */
+/* Does the DER certificate (len bytes) contain the ASCII e-mail address,
+ * in any case? A certificate that does not cannot carry it: rfc822Name
+ * and emailAddress are IA5Strings, kept as they are (core/certinfo.c). */
 static int
-id_among(const struct attrs *t, const struct tok_key *keys, size_t nkeys)
+der_mentions(const unsigned char *der, size_t len, const char *email)
 {
-	const CK_ATTRIBUTE *id = attrs_get(t, CKA_ID);
-	size_t i;
+	size_t n = strlen(email), i, k;
 
-	for (i = 0; id != NULL && i < nkeys; i++) {
-		const CK_ATTRIBUTE *kid = attrs_get(&keys[i].t, CKA_ID);
-
-		if (kid != NULL && kid->ulValueLen == id->ulValueLen &&
-		    memcmp(kid->pValue, id->pValue, id->ulValueLen) == 0)
+	for (i = 0; n > 0 && i + n <= len; i++) {
+		for (k = 0; k < n && tolower(der[i + k]) == tolower((unsigned char)email[k]); k++)
+			;
+		if (k == n)
 			return 1;
 	}
 	return 0;
 }
 
-/* Read the token's X.509 certificates. With only (not NULL), parse just
- * those filed under the CKA_ID of one of those keys: parsing is the
- * costly part, and one key needs one certificate. */
-static int
-read_certs(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, const struct tok_key *only,
-           size_t nonly, struct tok_cert **out, size_t *nout)
+/* What a listing is after: everything (both NULL); the private keys a URI
+ * names (uri; used once logged in) and their certificates; or only the
+ * certificates that may carry one e-mail address (email, ASCII). */
+struct want {
+	P11KitUri *uri;
+	const char *email;
+};
+
+/* ---- the token's certificates, read once ------------------------------ */
+
+/* One certificate object of the slot's index. */
+struct idx_cert {
+	struct attrs t;             /* CKA_ID, CKA_LABEL, CKA_CERTIFICATE_TYPE, CKA_VALUE */
+	X509 *x509;                 /* parsed on first use */
+	int unparsable;
+};
+
+/* A token's certificates: one search and one read each per scan (on
+ * SoftHSM every search re-reads every object file), parsed only when
+ * someone needs them (parsing is the costly part of a small signature). */
+struct psm_certidx {
+	struct idx_cert *v;
+	size_t n;
+};
+
+void
+psm_certidx_free(struct psm_certidx *ix)
 {
-	static const CK_ATTRIBUTE_TYPE types[] = { CKA_ID, CKA_LABEL, CKA_CERTIFICATE_TYPE, CKA_VALUE };
-	CK_OBJECT_HANDLE *h = NULL;
-	struct tok_cert *certs = NULL;
-	size_t n = 0, i, kept = 0;
-	int r;
+	size_t i;
 
-	*out = NULL;
-	*nout = 0;
-	if ((r = find_objects(fl, session, CKO_CERTIFICATE, &h, &n)) < 0)
-		return r;
-	if ((certs = calloc(n > 0 ? n : 1, sizeof(*certs))) == NULL) {
-		free(h);
-		return PSM_ERR_NOMEM;
+	if (ix == NULL)
+		return;
+	for (i = 0; i < ix->n; i++) {
+		attrs_clear(&ix->v[i].t);
+		X509_free(ix->v[i].x509);
 	}
-	for (i = 0; i < n; i++) {
-		struct tok_cert *c = &certs[kept];
-		const CK_ATTRIBUTE *v;
-		const unsigned char *p;
-		CK_ULONG ctype = CKC_X_509;
+	free(ix->v);
+	free(ix);
+}
 
-		attrs_init(&c->t, types, sizeof(types) / sizeof(types[0]));
-		if ((r = attrs_read(fl, session, h[i], &c->t)) < 0)
-			goto fail;
-		attrs_ulong(&c->t, CKA_CERTIFICATE_TYPE, &ctype);
-		v = attrs_get(&c->t, CKA_VALUE);
-		if (ctype != CKC_X_509 || v == NULL || (only != NULL && !id_among(&c->t, only, nonly))) {
-			attrs_clear(&c->t);
-			continue;
-		}
+/* The DER of an X.509 certificate object, or NULL. */
+static const CK_ATTRIBUTE *
+idx_value(const struct idx_cert *c)
+{
+	CK_ULONG ctype = CKC_X_509;
+
+	attrs_ulong(&c->t, CKA_CERTIFICATE_TYPE, &ctype);
+	return ctype == CKC_X_509 ? attrs_get(&c->t, CKA_VALUE) : NULL;
+}
+
+/* The parsed certificate (borrowed from the index), or NULL. */
+static X509 *
+idx_x509(struct idx_cert *c)
+{
+	const CK_ATTRIBUTE *v = idx_value(c);
+	const unsigned char *p;
+
+	if (c->x509 == NULL && !c->unparsable && v != NULL) {
 		p = v->pValue;
-		c->x509 = d2i_X509(NULL, &p, (long)v->ulValueLen);
-		if (c->x509 == NULL || psm_certinfo_new(c->x509, &c->ci) < 0) {
-			/* an unparsable certificate pairs with nothing */
-			X509_free(c->x509);
-			c->x509 = NULL;
-			attrs_clear(&c->t);
-			continue;
-		}
-		kept++;
+		if ((c->x509 = d2i_X509(NULL, &p, (long)v->ulValueLen)) == NULL)
+			c->unparsable = 1;
+		ERR_clear_error();
 	}
-	free(h);
-	*out = certs;
-	*nout = kept;
-	return 0;
-fail:
-	free(h);
-	tok_certs_free(certs, kept + 1);
-	return r;
+	return c->x509;
 }
 
 static int
+certidx_of(struct psm_slot *s, struct psm_certidx **out)
+{
+	static const CK_ATTRIBUTE_TYPE types[] = { CKA_ID, CKA_LABEL, CKA_CERTIFICATE_TYPE, CKA_VALUE };
+	CK_FUNCTION_LIST *fl = s->mod->fl;
+	CK_SESSION_HANDLE session;
+	CK_OBJECT_HANDLE *h = NULL;
+	struct psm_certidx *ix = NULL;
+	size_t n = 0, i;
+	int r;
+
+	*out = NULL;
+	if (s->certidx != NULL) {
+		*out = s->certidx;
+		return 0;
+	}
+	if ((r = psm_slot_session(s, &session)) < 0 ||
+	    (r = find_objects(fl, session, CKO_CERTIFICATE, NULL, 0, &h, &n)) < 0)
+		return r;
+	if ((ix = calloc(1, sizeof(*ix))) == NULL || (ix->v = calloc(n + 1, sizeof(*ix->v))) == NULL) {
+		r = PSM_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct idx_cert *c = &ix->v[ix->n];
+
+		attrs_init(&c->t, types, sizeof(types) / sizeof(types[0]));
+		if ((r = attrs_read(fl, session, h[i], &c->t)) < 0) {
+			attrs_clear(&c->t);
+			goto out;
+		}
+		ix->n++;
+	}
+	s->certidx = ix;
+	ix = NULL; /* transferred */
+	*out = s->certidx;
+	r = 0;
+out:
+	free(h);
+	psm_certidx_free(ix);
+	return r;
+}
+
+/* Append to *certs (parsed, described) the certificates of the slot's
+ * index with CKA_ID id (any, when id is NULL) and, with email, only those
+ * whose bytes mention it. */
+static int
+collect_certs(struct psm_slot *s, const CK_ATTRIBUTE *id, const char *email,
+              struct tok_cert **certs, size_t *ncerts)
+{
+	struct psm_certidx *ix;
+	struct tok_cert *grown;
+	size_t i;
+	int r;
+
+	if ((r = certidx_of(s, &ix)) < 0)
+		return r;
+	if ((grown = realloc(*certs, (*ncerts + ix->n + 1) * sizeof(*grown))) == NULL)
+		return PSM_ERR_NOMEM;
+	*certs = grown;
+	for (i = 0; i < ix->n; i++) {
+		struct idx_cert *ic = &ix->v[i];
+		const CK_ATTRIBUTE *v = idx_value(ic), *cid = attrs_get(&ic->t, CKA_ID);
+		struct tok_cert *c = &grown[*ncerts];
+		size_t id_len = id != NULL && id->pValue != NULL ? id->ulValueLen : 0;
+		size_t cid_len = cid != NULL ? cid->ulValueLen : 0;
+
+		if (v == NULL)
+			continue;
+		if (id != NULL && (id_len != cid_len ||
+		                   (id_len > 0 && memcmp(id->pValue, cid->pValue, id_len) != 0)))
+			continue;
+		if (email != NULL && !der_mentions(v->pValue, v->ulValueLen, email))
+			continue;
+		if (idx_x509(ic) == NULL)
+			continue;       /* an unparsable certificate pairs with nothing */
+		memset(c, 0, sizeof(*c));
+		c->t = &ic->t;
+		if (psm_certinfo_new(ic->x509, &c->ci) < 0 || !X509_up_ref(ic->x509)) {
+			psm_certinfo_free(c->ci);
+			c->ci = NULL;
+			ERR_clear_error();
+			continue;
+		}
+		c->x509 = ic->x509;
+		(*ncerts)++;
+	}
+	return 0;
+}
+
+/* Append to *keys the keys of class cls matching extra (see find_objects),
+ * with their attributes. */
+static int
 read_keys(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls,
-          struct tok_key **out, size_t *nout)
+          const CK_ATTRIBUTE *extra, size_t nextra, struct tok_key **keys, size_t *nkeys)
 {
 	static const CK_ATTRIBUTE_TYPE priv_types[] = {
 		CKA_ID, CKA_LABEL, CKA_KEY_TYPE, CKA_SIGN, CKA_DECRYPT, CKA_DERIVE, CKA_UNWRAP,
@@ -718,34 +836,31 @@ read_keys(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls,
 	size_t ntypes = cls == CKO_PRIVATE_KEY ? sizeof(priv_types) / sizeof(priv_types[0])
 	                                       : sizeof(pub_types) / sizeof(pub_types[0]);
 	CK_OBJECT_HANDLE *h = NULL;
-	struct tok_key *keys = NULL;
+	struct tok_key *grown;
 	size_t n = 0, i;
 	int r;
 
-	*out = NULL;
-	*nout = 0;
-	if ((r = find_objects(fl, session, cls, &h, &n)) < 0)
+	if ((r = find_objects(fl, session, cls, extra, nextra, &h, &n)) < 0)
 		return r;
-	if ((keys = calloc(n > 0 ? n : 1, sizeof(*keys))) == NULL) {
+	if ((grown = realloc(*keys, (*nkeys + n + 1) * sizeof(*grown))) == NULL) {
 		free(h);
 		return PSM_ERR_NOMEM;
 	}
+	*keys = grown;
 	for (i = 0; i < n; i++) {
-		keys[i].h = h[i];
-		attrs_init(&keys[i].t, types, ntypes);
-		if ((r = attrs_read(fl, session, h[i], &keys[i].t)) < 0) {
-			size_t k;
+		struct tok_key *k = &grown[*nkeys];
 
-			for (k = 0; k <= i; k++)
-				attrs_clear(&keys[k].t);
-			free(keys);
+		memset(k, 0, sizeof(*k));
+		k->h = h[i];
+		attrs_init(&k->t, types, ntypes);
+		r = attrs_read(fl, session, h[i], &k->t);
+		(*nkeys)++;     /* freed with the others even when reading failed */
+		if (r < 0) {
 			free(h);
 			return r;
 		}
 	}
 	free(h);
-	*out = keys;
-	*nout = n;
 	return 0;
 }
 
@@ -789,8 +904,53 @@ filter_keys(struct tok_key *keys, size_t *nkeys, P11KitUri *filter)
 	*nkeys = kept;
 }
 
+/* Did an earlier key of keys[0..i) have the same CKA_ID as keys[i]? */
 static int
-list_token(psm_p11 *p11, struct psm_slot *s, psm_key_list *list, P11KitUri *filter)
+id_seen(const struct tok_key *keys, size_t i)
+{
+	const CK_ATTRIBUTE *id = attrs_get(&keys[i].t, CKA_ID);
+	size_t k;
+
+	for (k = 0; k < i; k++) {
+		const CK_ATTRIBUTE *o = attrs_get(&keys[k].t, CKA_ID);
+
+		if ((o == NULL) == (id == NULL) &&
+		    (id == NULL || (o->ulValueLen == id->ulValueLen &&
+		                    memcmp(o->pValue, id->pValue, id->ulValueLen) == 0)))
+			return 1;
+	}
+	return 0;
+}
+
+/* For the private keys a URI named: the public keys (EC keys need their
+ * point; found by the token) and certificates filed under their CKA_IDs. */
+static int
+read_for_keys(struct psm_slot *s, CK_SESSION_HANDLE session, const struct tok_key *keys,
+              size_t nkeys, struct tok_key **pubs, size_t *npubs, struct tok_cert **certs,
+              size_t *ncerts)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < nkeys; i++) {
+		const CK_ATTRIBUTE *id = attrs_get(&keys[i].t, CKA_ID);
+		CK_ATTRIBUTE a = { CKA_ID, NULL, 0 };
+
+		if (id_seen(keys, i))
+			continue;
+		if (id != NULL)
+			a = *id;
+		if (attrs_get(&keys[i].t, CKA_MODULUS) == NULL &&
+		    (r = read_keys(s->mod->fl, session, CKO_PUBLIC_KEY, &a, 1, pubs, npubs)) < 0)
+			return r;
+		if ((r = collect_certs(s, &a, NULL, certs, ncerts)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+list_token(psm_p11 *p11, struct psm_slot *s, psm_key_list *list, const struct want *want)
 {
 	CK_FUNCTION_LIST *fl = s->mod->fl;
 	CK_SESSION_HANDLE session;
@@ -799,6 +959,9 @@ list_token(psm_p11 *p11, struct psm_slot *s, psm_key_list *list, P11KitUri *filt
 	size_t nkeys = 0, npubs = 0, ncerts = 0, i;
 	psm_pair_obj *kp = NULL, *cp = NULL;
 	struct attrs *pubattrs = NULL;
+	P11KitUri *filter = want->uri;
+	CK_ATTRIBUTE named[2];
+	size_t nnamed = 0;
 	long *cert_of = NULL;
 	int *how = NULL;
 	unsigned char *used = NULL;
@@ -813,16 +976,23 @@ list_token(psm_p11 *p11, struct psm_slot *s, psm_key_list *list, P11KitUri *filt
 			return r;
 		logged = 1;
 	}
-	if ((r = read_keys(fl, session, CKO_PRIVATE_KEY, &keys, &nkeys)) < 0 ||
-	    (r = read_keys(fl, session, CKO_PUBLIC_KEY, &pubs, &npubs)) < 0)
-		goto out;
-	if (filter != NULL && logged)
+	if (filter != NULL && !logged)
+		filter = NULL;  /* the keys may be hidden: look at everything */
+	if (filter != NULL) {
+		/* the token finds the keys the URI names, then what goes with them */
+		nnamed += uri_attr(filter, CKA_ID, &named[nnamed]);
+		nnamed += uri_attr(filter, CKA_LABEL, &named[nnamed]);
+		if ((r = read_keys(fl, session, CKO_PRIVATE_KEY, named, nnamed, &keys, &nkeys)) < 0)
+			goto out;
 		filter_keys(keys, &nkeys, filter);
-	else
-		filter = NULL;
-again:
-	if ((r = read_certs(fl, session, filter != NULL ? keys : NULL, nkeys, &certs, &ncerts)) < 0)
+		if ((r = read_for_keys(s, session, keys, nkeys, &pubs, &npubs, &certs, &ncerts)) < 0)
+			goto out;
+	} else if ((r = read_keys(fl, session, CKO_PRIVATE_KEY, NULL, 0, &keys, &nkeys)) < 0 ||
+	           (r = read_keys(fl, session, CKO_PUBLIC_KEY, NULL, 0, &pubs, &npubs)) < 0 ||
+	           (r = collect_certs(s, NULL, want->email, &certs, &ncerts)) < 0) {
 		goto out;
+	}
+again:
 	if ((pubattrs = calloc(npubs + 1, sizeof(*pubattrs))) == NULL)
 		goto nomem;
 	for (i = 0; i < npubs; i++)
@@ -844,7 +1014,7 @@ again:
 		kp[i].pub_len = keys[i].pub_len;
 	}
 	for (i = 0; i < ncerts; i++) {
-		const CK_ATTRIBUTE *id = attrs_get(&certs[i].t, CKA_ID);
+		const CK_ATTRIBUTE *id = attrs_get(certs[i].t, CKA_ID);
 
 		cp[i].id = id ? id->pValue : NULL;
 		cp[i].id_len = id ? id->ulValueLen : 0;
@@ -872,15 +1042,10 @@ again:
 			how = NULL;
 			used = NULL;
 			pubattrs = NULL;
+			if ((r = collect_certs(s, NULL, NULL, &certs, &ncerts)) < 0)
+				goto out;
 			goto again;
 		}
-	}
-	/* keep the token's certificates for chain building (parsing them is
-	 * the costly part of a small signature) */
-	if (filter == NULL && s->certs == NULL && (s->certs = sk_X509_new_null()) != NULL) {
-		for (i = 0; i < ncerts; i++)
-			if (sk_X509_push(s->certs, certs[i].x509))
-				X509_up_ref(certs[i].x509);
 	}
 	for (i = 0; i < nkeys; i++) {
 		struct tok_cert *c = cert_of[i] >= 0 ? &certs[cert_of[i]] : NULL;
@@ -960,15 +1125,28 @@ publish(psm_key_list *list)
 	}
 }
 
+static int list_keys(psm_p11 *p11, const char *token_uri, const struct want *want,
+                     psm_key_list **out);
+
 int
 psm_p11_list_keys(psm_p11 *p11, const char *token_uri, psm_key_list **out)
 {
-	return psm_p11_list_keys_filtered(p11, token_uri, NULL, out);
+	struct want want = { NULL, NULL };
+
+	return list_keys(p11, token_uri, &want, out);
 }
 
 int
 psm_p11_list_keys_filtered(psm_p11 *p11, const char *token_uri, P11KitUri *filter,
                            psm_key_list **out)
+{
+	struct want want = { filter, NULL };
+
+	return list_keys(p11, token_uri, &want, out);
+}
+
+static int
+list_keys(psm_p11 *p11, const char *token_uri, const struct want *want, psm_key_list **out)
 {
 	psm_key_list *list = NULL;
 	psm_pin_source *saved = NULL;
@@ -1014,7 +1192,7 @@ psm_p11_list_keys_filtered(psm_p11 *p11, const char *token_uri, P11KitUri *filte
 			continue;
 		matched++;
 		first = list->n;
-		if ((r = list_token(p11, s, list, filter)) < 0)
+		if ((r = list_token(p11, s, list, want)) < 0)
 			goto out;
 		if (list->n > first)
 			qsort(list->v + first, list->n - first, sizeof(*list->v), entry_cmp);
@@ -1043,10 +1221,9 @@ int
 psm_p11_token_certs(psm_p11 *p11, const psm_slot_info *slot, STACK_OF(X509) **out)
 {
 	struct psm_slot *s = NULL;
-	struct tok_cert *certs = NULL;
+	struct psm_certidx *ix;
 	STACK_OF(X509) *sk = NULL;
-	CK_SESSION_HANDLE session;
-	size_t i, n = 0;
+	size_t i;
 	int r;
 
 	*out = NULL;
@@ -1057,47 +1234,48 @@ psm_p11_token_certs(psm_p11 *p11, const psm_slot_info *slot, STACK_OF(X509) **ou
 		psm_error_set("that token is no longer known");
 		return PSM_ERR_NOT_FOUND;
 	}
-	if (s->certs != NULL) {
-		if ((*out = X509_chain_up_ref(s->certs)) == NULL)
-			return PSM_ERR_NOMEM;
-		return 0;
-	}
-	if ((r = psm_slot_session(s, &session)) < 0 ||
-	    (r = read_certs(s->mod->fl, session, NULL, 0, &certs, &n)) < 0)
+	if ((r = certidx_of(s, &ix)) < 0)
 		return r;
-	if ((sk = sk_X509_new_null()) == NULL) {
-		r = PSM_ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		if (!sk_X509_push(sk, certs[i].x509)) {
-			r = PSM_ERR_NOMEM;
-			goto out;
+	if ((sk = sk_X509_new_null()) == NULL)
+		return PSM_ERR_NOMEM;
+	for (i = 0; i < ix->n; i++) {
+		X509 *x = idx_x509(&ix->v[i]);
+
+		if (x == NULL)
+			continue;
+		if (!X509_up_ref(x))
+			goto nomem;
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			goto nomem;
 		}
-		certs[i].x509 = NULL; /* transferred */
 	}
 	*out = sk;
-	sk = NULL; /* transferred */
-	r = 0;
-out:
+	return 0;
+nomem:
 	sk_X509_pop_free(sk, X509_free);
-	tok_certs_free(certs, n);
-	return r;
+	return PSM_ERR_NOMEM;
 }
 
 int
 psm_p11_find_key_for_email(psm_p11 *p11, const char *email, int for_signing, char **uri_out)
 {
 	psm_pin_source *saved = p11->pin_source;
+	struct want want = { NULL, NULL };
 	psm_key_list *list = NULL;
 	const psm_key_info *best = NULL;
 	size_t i, e;
 	int r;
 
 	*uri_out = NULL;
-	/* certificates are public: look without logging in anywhere */
+	/* certificates are public: look without logging in anywhere, parsing
+	 * only those whose bytes mention the address (an ASCII one: others
+	 * are compared after parsing, as before) */
+	for (i = 0; email[i] != '\0' && (unsigned char)email[i] < 0x80; i++)
+		;
+	want.email = email[i] == '\0' ? email : NULL;
 	p11->pin_source = NULL;
-	r = psm_p11_list_keys(p11, NULL, &list);
+	r = list_keys(p11, NULL, &want, &list);
 	p11->pin_source = saved;
 	if (r < 0)
 		return r;
@@ -1147,49 +1325,123 @@ psm_p11_find_key_for_email(psm_p11 *p11, const char *email, int for_signing, cha
 	return *uri_out != NULL ? 0 : PSM_ERR_NOMEM;
 }
 
-/* The certificates on slot's token whose CKA_SUBJECT is the DER name
- * (found by the token, parsed one by one: cheap). Appended to *pool. */
+/* The next DER element in [*p, end): its tag, and its contents. */
 static int
-certs_by_subject(struct psm_slot *s, const unsigned char *der, size_t len, STACK_OF(X509) **pool)
+der_next(const unsigned char **p, const unsigned char *end, unsigned *tag,
+         const unsigned char **body, size_t *body_len)
 {
-	static const CK_ATTRIBUTE_TYPE types[] = { CKA_VALUE };
-	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-	CK_ATTRIBUTE tmpl[2] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_SUBJECT, (void *)der, len },
-	};
-	CK_OBJECT_HANDLE h[16];
-	CK_FUNCTION_LIST *fl = s->mod->fl;
-	CK_SESSION_HANDLE session;
-	CK_ULONG n = 0, i;
-	CK_RV rv;
+	const unsigned char *q = *p;
+	size_t len, n;
+
+	if (end - q < 2 || (q[0] & 0x1f) == 0x1f)
+		return 0;
+	*tag = *q++;
+	len = *q++;
+	if (len & 0x80) {
+		n = len & 0x7f;
+		if (n == 0 || n > sizeof(size_t) || (size_t)(end - q) < n)
+			return 0;
+		for (len = 0; n > 0; n--)
+			len = (len << 8) | *q++;
+	}
+	if ((size_t)(end - q) < len)
+		return 0;
+	*body = q;
+	*body_len = len;
+	*p = q + len;
+	return 1;
+}
+
+/* The issuer and subject Names (whole DER elements) of a DER
+ * certificate, found without parsing it. 0 when it cannot be read so. */
+static int
+der_names(const unsigned char *der, size_t len, const unsigned char **issuer, size_t *issuer_len,
+          const unsigned char **subject, size_t *subject_len)
+{
+	const unsigned char *p = der, *end = der + len, *body;
+	size_t blen;
+	unsigned tag;
+
+	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version
+	 * OPTIONAL, serialNumber, signature, issuer, validity, subject, ... */
+	if (!der_next(&p, end, &tag, &body, &blen) || tag != 0x30)
+		return 0;
+	p = body;
+	end = body + blen;
+	if (!der_next(&p, end, &tag, &body, &blen) || tag != 0x30)
+		return 0;
+	p = body;
+	end = body + blen;
+	if (!der_next(&p, end, &tag, &body, &blen))
+		return 0;
+	if (tag == 0xa0 && !der_next(&p, end, &tag, &body, &blen))     /* version */
+		return 0;
+	if (tag != 0x02 || !der_next(&p, end, &tag, &body, &blen) || tag != 0x30)
+		return 0;      /* serialNumber, signature */
+	*issuer = p;
+	if (!der_next(&p, end, &tag, &body, &blen) || tag != 0x30)
+		return 0;
+	*issuer_len = (size_t)(p - *issuer);
+	if (!der_next(&p, end, &tag, &body, &blen) || tag != 0x30)     /* validity */
+		return 0;
+	*subject = p;
+	if (!der_next(&p, end, &tag, &body, &blen) || tag != 0x30)
+		return 0;
+	*subject_len = (size_t)(p - *subject);
+	return 1;
+}
+
+/* The certificates on slot's token with the subject name (DER, len
+ * bytes), parsed and appended to *pool. Left out unparsed: the certificate
+ * whose DER is skip (skip_len bytes; none when NULL) and, with
+ * no_self_issued, self-issued ones (roots: RFC 5280 section 3.2). A
+ * certificate whose names cannot be read without parsing is parsed and
+ * compared as before, by its CKA_SUBJECT's equivalent. */
+static int
+certs_by_subject(struct psm_slot *s, const unsigned char *name, size_t len,
+                 const unsigned char *skip, size_t skip_len, int no_self_issued,
+                 STACK_OF(X509) **pool)
+{
+	struct psm_certidx *ix;
+	size_t i, il, sl;
 	int r;
 
-	if ((r = psm_slot_session(s, &session)) < 0)
+	if ((r = certidx_of(s, &ix)) < 0)
 		return r;
 	if (*pool == NULL && (*pool = sk_X509_new_null()) == NULL)
 		return PSM_ERR_NOMEM;
-	if ((rv = fl->C_FindObjectsInit(session, tmpl, 2)) != CKR_OK)
-		return psm_ckr_to_err(rv, "searching the token");
-	rv = fl->C_FindObjects(session, h, 16, &n);
-	fl->C_FindObjectsFinal(session);
-	if (rv != CKR_OK)
-		return psm_ckr_to_err(rv, "searching the token");
-	for (i = 0; i < n; i++) {
-		struct attrs t;
-		const CK_ATTRIBUTE *v;
-		const unsigned char *p;
-		X509 *x = NULL;
+	for (i = 0; i < ix->n; i++) {
+		struct idx_cert *c = &ix->v[i];
+		const CK_ATTRIBUTE *v = idx_value(c);
+		const unsigned char *is, *su;
+		X509 *x;
 
-		attrs_init(&t, types, 1);
-		if ((r = attrs_read(fl, session, h[i], &t)) == 0 && (v = attrs_get(&t, CKA_VALUE)) != NULL) {
-			p = v->pValue;
-			x = d2i_X509(NULL, &p, (long)v->ulValueLen);
+		if (v == NULL)
+			continue;
+		if (skip != NULL && v->ulValueLen == skip_len && memcmp(v->pValue, skip, skip_len) == 0)
+			continue;
+		if (der_names(v->pValue, v->ulValueLen, &is, &il, &su, &sl)) {
+			if (sl != len || memcmp(su, name, len) != 0)
+				continue;
+			if (no_self_issued && il == sl && memcmp(is, su, sl) == 0)
+				continue;
+			if ((x = idx_x509(c)) == NULL)
+				continue;
+		} else {
+			unsigned char *der = NULL;
+			int dl;
+
+			if ((x = idx_x509(c)) == NULL)
+				continue;
+			dl = i2d_X509_NAME(X509_get_subject_name(x), &der);
+			r = dl > 0 && (size_t)dl == len && memcmp(der, name, len) == 0;
+			OPENSSL_free(der);
+			if (!r)
+				continue;
 		}
-		attrs_clear(&t);
-		if (r < 0)
-			return r;
-		if (x != NULL && !sk_X509_push(*pool, x)) {
+		if (!X509_up_ref(x))
+			return PSM_ERR_NOMEM;
+		if (!sk_X509_push(*pool, x)) {
 			X509_free(x);
 			return PSM_ERR_NOMEM;
 		}
@@ -1227,7 +1479,9 @@ psm_p11_token_issuers(psm_p11 *p11, const psm_slot_info *slot, X509 *cert, STACK
 
 		if (len <= 0)
 			return PSM_ERR_CRYPTO;
-		r = certs_by_subject(s, der, (size_t)len, pool);
+		/* a root (self-issued) ends a chain and is never sent with it
+		 * (core/chain.c): it is not parsed */
+		r = certs_by_subject(s, der, (size_t)len, NULL, 0, 1, pool);
 		OPENSSL_free(der);
 		if (r < 0)
 			return r;
@@ -1255,7 +1509,26 @@ psm_p11_token_same_subject(psm_p11 *p11, const psm_slot_info *slot, X509 *cert,
 		return PSM_ERR_NOT_FOUND;
 	if ((len = i2d_X509_NAME(X509_get_subject_name(cert), &der)) <= 0)
 		return PSM_ERR_CRYPTO;
-	r = certs_by_subject(s, der, (size_t)len, out);
+	r = certs_by_subject(s, der, (size_t)len, NULL, 0, 0, out);
 	OPENSSL_free(der);
+	return r;
+}
+
+int
+psm_p11_token_same_subject_other(psm_p11 *p11, const psm_slot_info *slot, X509 *cert,
+                                 STACK_OF(X509) **out)
+{
+	struct psm_slot *s = slot_of(p11, slot);
+	unsigned char *name = NULL, *mine = NULL;
+	int len, mine_len, r = PSM_ERR_CRYPTO;
+
+	*out = NULL;
+	if (s == NULL)
+		return PSM_ERR_NOT_FOUND;
+	if ((len = i2d_X509_NAME(X509_get_subject_name(cert), &name)) > 0 &&
+	    (mine_len = i2d_X509(cert, &mine)) > 0)
+		r = certs_by_subject(s, name, (size_t)len, mine, (size_t)mine_len, 0, out);
+	OPENSSL_free(name);
+	OPENSSL_free(mine);
 	return r;
 }

@@ -26,7 +26,7 @@ struct psm_slot {
 	CK_SESSION_HANDLE session;  /* CK_INVALID_HANDLE when none open */
 	char *uri;
 	CK_FLAGS token_flags;       /* CK_TOKEN_INFO flags, as last read */
-	STACK_OF(X509) *certs;      /* the token's certificates, once read */
+	struct psm_certidx *certidx;/* the token's certificates, once read */
 };
 
 struct psm_tokkey;                  /* a loaded private key (tokens/key.c) */
@@ -98,6 +98,14 @@ struct psm_key_pub {
 	size_t modulus_len, exponent_len, ec_params_len, ec_point_len;
 };
 int psm_key_list_pub(const psm_key_list *list, size_t i, struct psm_key_pub *out);
+
+/* psm_p11_token_same_subject() without cert itself: certificates whose
+ * DER is cert's are left out unparsed. */
+int psm_p11_token_same_subject_other(psm_p11 *p11, const psm_slot_info *slot, X509 *cert,
+                                     STACK_OF(X509) **out);
+
+/* Free a slot's certificate index (tokens/object.c). NULL is allowed. */
+void psm_certidx_free(struct psm_certidx *ix);
 
 /* Cut the loaded keys off their tokens (tokens/key.c), before the
  * modules are finalised. */

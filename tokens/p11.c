@@ -229,7 +229,7 @@ slots_free(psm_p11 *p11)
 		if (s->session != CK_INVALID_HANDLE && s->mod->fl != NULL)
 			s->mod->fl->C_CloseSession(s->session);
 		free(s->uri);
-		sk_X509_pop_free(s->certs, X509_free);
+		psm_certidx_free(s->certidx);
 	}
 	free(p11->slots);
 	p11->slots = NULL;

@@ -144,8 +144,10 @@ int psm_p11_find_key_for_email(psm_p11 *p11, const char *email, int for_signing,
                                char **uri_out);
 
 /* Append to *pool (created when NULL) the issuers of cert found on slot's
- * token by their subject (CKA_SUBJECT), walking up to the root: only those
- * certificates are parsed. */
+ * token by their subject name, walking up to the root: only those
+ * certificates are parsed. Self-issued ones (roots, RFC 5280 section 3.2)
+ * end the walk unparsed and are not added: a chain is sent without its
+ * root (core/chain.h). */
 int psm_p11_token_issuers(psm_p11 *p11, const psm_slot_info *slot, X509 *cert,
                           STACK_OF(X509) **pool);
 
