@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "chain.h"
+#include "directory.h"
 #include "recipient.h"
 #include "store.h"
 
@@ -21,7 +22,7 @@ static const char certs_usage[] =
 "Usage: p11smime certs list [--trusted] [--json]\n"
 "       p11smime certs import FILE...\n"
 "       p11smime certs export WHICH [-o OUT]\n"
-"       p11smime certs find ADDR [--json]\n"
+"       p11smime certs find ADDR [--directory URL]... [--json]\n"
 "       p11smime certs remove WHICH\n"
 "       p11smime certs trust FILE... | WHICH\n"
 "       p11smime certs untrust WHICH\n"
@@ -35,7 +36,11 @@ static const char certs_usage[] =
 "  list             remembered certificates (--trusted: the trusted ones)\n"
 "  import FILE...   remember the certificates in FILE (PEM or DER)\n"
 "  export WHICH     write the certificates as PEM\n"
-"  find ADDR        the certificates for ADDR on the tokens and in the store\n"
+"  find ADDR        the certificates for ADDR on the tokens, in the store and\n"
+"                   in the LDAP directories given by --directory URL (asked\n"
+"                   now, not from the cache; --directory-bind-dn,\n"
+"                   --directory-password-source and --directory-ca as for\n"
+"                   'p11smime encrypt')\n"
 "  remove WHICH     forget certificates (and trust in them)\n"
 "  trust            make a CA certificate (from FILE, or remembered) an anchor\n"
 "  untrust WHICH    stop trusting it\n";
@@ -162,19 +167,92 @@ select_certs(psm_store *st, const char *which, int trusted, STACK_OF(X509) **out
 	return r;
 }
 
+enum { OPT_DIRECTORY = 2000, OPT_DIRECTORY_BIND_DN, OPT_DIRECTORY_PASSWORD, OPT_DIRECTORY_CA };
+
+/* --directory and its companions, as for encrypt. */
+struct dir_opts {
+	const char *urls[16];
+	size_t n;
+	const char *bind_dn, *pw_src, *ca_file;
+};
+
+/* A password source that cannot be used is a usage error, not a token's. */
 static int
-certs_find(struct psm_cli *cli, psm_store *st, const char *addr, int json)
+password_source_error(void)
 {
-	STACK_OF(X509) *tok = NULL, *mine = NULL;
-	psm_p11 *p11 = NULL;
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", psm_error_detail());
+	psm_error_set("--directory-password-source: %s", why);
+	return PSM_ERR_USAGE;
+}
+
+/* The directories of o, bound with the password from its source (wiped at
+ * once: the library keeps its own copy until it is freed). */
+static int
+open_directories(const struct dir_opts *o, psm_directories **out)
+{
+	psm_directory_params dp = { o->bind_dn, NULL, 0, o->ca_file, 0, 0 };
+	psm_pin_source *src = NULL;
+	char *pw = NULL;
 	int r;
 
-	if ((r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0 ||
-	    (r = psm_p11_find_encryption_certs(p11, addr, &tok)) < 0 ||
-	    (r = psm_store_find_email(st, addr, &mine)) < 0)
+	if (o->pw_src != NULL && ((r = psm_pin_source_parse(o->pw_src, &src)) < 0 ||
+	                          (r = psm_pin_source_get(src, "directory password", &pw,
+	                                                  &dp.password_len)) < 0))
 		goto out;
-	if (sk_X509_num(tok) + sk_X509_num(mine) == 0) {
-		psm_error_set("no certificate for %s on the tokens or in the store", addr);
+	dp.password = pw;
+	r = psm_directories_new(o->urls, o->n, &dp, out);
+out:
+	if (r == PSM_ERR_PIN_SOURCE || r == PSM_ERR_PIN_UNSAFE)
+		r = password_source_error();
+	psm_pin_free(pw);
+	psm_pin_source_free(src);
+	return r;
+}
+
+/* What each directory has for addr, asked now; one that fails is a
+ * warning. *total counts the certificates. */
+static int
+ask_directories(psm_directories *dirs, const char *addr, STACK_OF(X509) **found, int *total)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < psm_directories_count(dirs); i++) {
+		if ((r = psm_directories_search(dirs, i, addr, &found[i])) == PSM_ERR_NOMEM ||
+		    r == PSM_ERR_USAGE)
+			return r;
+		if (r < 0)
+			fprintf(stderr, "p11smime: warning: %s\n", psm_error_detail());
+		*total += sk_X509_num(found[i]);
+	}
+	return 0;
+}
+
+static int
+certs_find(struct psm_cli *cli, psm_store *st, const char *addr, int json,
+           const struct dir_opts *dopts)
+{
+	STACK_OF(X509) *tok = NULL, *mine = NULL, *far[16] = { NULL };
+	psm_directories *dirs = NULL;
+	psm_p11 *p11 = NULL;
+	psm_json j;
+	size_t i;
+	int r, k, total = 0;
+
+	if ((r = open_directories(dopts, &dirs)) < 0 ||
+	    (r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0 ||
+	    (r = psm_p11_find_encryption_certs(p11, addr, &tok)) < 0 ||
+	    (r = psm_store_find_email(st, addr, &mine)) < 0 ||
+	    (r = ask_directories(dirs, addr, far, &total)) < 0)
+		goto out;
+	if (sk_X509_num(tok) + sk_X509_num(mine) + total == 0) {
+		if (psm_directories_count(dirs) > 0)
+			psm_error_set("no certificate for %s on the tokens, in the store or in the "
+			              "directories asked (%s)", addr, psm_directories_names(dirs));
+		else
+			psm_error_set("no certificate for %s on the tokens or in the store", addr);
 		r = PSM_ERR_NOT_FOUND;
 		goto out;
 	}
@@ -187,10 +265,27 @@ certs_find(struct psm_cli *cli, psm_store *st, const char *addr, int json)
 			goto out;
 		}
 	}
-	print_list(tok, json, NULL);
+	if (json) {
+		psm_json_init(&j, stdout);
+		psm_json_begin_array(&j);
+	}
+	for (k = 0; k < sk_X509_num(tok); k++)
+		print_cert(json ? &j : NULL, sk_X509_value(tok, k), NULL);
+	for (i = 0; i < psm_directories_count(dirs); i++) {
+		char where[1100];
+
+		snprintf(where, sizeof(where), "directory %s", psm_directories_url(dirs, i));
+		for (k = 0; k < sk_X509_num(far[i]); k++)
+			print_cert(json ? &j : NULL, sk_X509_value(far[i], k), where);
+	}
+	if (json)
+		psm_json_end_array(&j);
 out:
+	for (i = 0; i < sizeof(far) / sizeof(far[0]); i++)
+		sk_X509_pop_free(far[i], X509_free);
 	sk_X509_pop_free(tok, X509_free);
 	sk_X509_pop_free(mine, X509_free);
+	psm_directories_free(dirs);
 	psm_p11_free(p11);
 	return r;
 }
@@ -231,14 +326,20 @@ psm_cmd_certs(struct psm_cli *cli, int argc, char **argv)
 		{ "trusted", no_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "output", required_argument, NULL, 'o' },
+		{ "directory", required_argument, NULL, OPT_DIRECTORY },
+		{ "directory-bind-dn", required_argument, NULL, OPT_DIRECTORY_BIND_DN },
+		{ "directory-password-source", required_argument, NULL, OPT_DIRECTORY_PASSWORD },
+		{ "directory-ca", required_argument, NULL, OPT_DIRECTORY_CA },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct dir_opts dopts;
 	const char *sub, *outpath = NULL;
 	STACK_OF(X509) *sk = NULL;
 	psm_store *st = NULL;
 	int c, json = 0, trusted = 0, r = 0, i, k;
 
+	memset(&dopts, 0, sizeof(dopts));
 	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
@@ -246,6 +347,14 @@ psm_cmd_certs(struct psm_cli *cli, int argc, char **argv)
 		case 'T': trusted = 1; break;
 		case PSM_OPT_JSON: json = 1; break;
 		case 'o': outpath = optarg; break;
+		case OPT_DIRECTORY:
+			if (dopts.n == sizeof(dopts.urls) / sizeof(dopts.urls[0]))
+				return psm_cli_usage_error("certs", "too many --directory");
+			dopts.urls[dopts.n++] = optarg;
+			break;
+		case OPT_DIRECTORY_BIND_DN: dopts.bind_dn = optarg; break;
+		case OPT_DIRECTORY_PASSWORD: dopts.pw_src = optarg; break;
+		case OPT_DIRECTORY_CA: dopts.ca_file = optarg; break;
 		case 'h':
 			fputs(certs_usage, stdout);
 			return PSM_EXIT_OK;
@@ -263,6 +372,9 @@ psm_cmd_certs(struct psm_cli *cli, int argc, char **argv)
 	      strcmp(sub, "remove") == 0 || strcmp(sub, "untrust") == 0) && optind + 1 != argc) ||
 	    ((strcmp(sub, "import") == 0 || strcmp(sub, "trust") == 0) && optind >= argc))
 		return psm_cli_usage_error("certs", "wrong number of arguments for '%s'", sub);
+	if ((dopts.n > 0 || dopts.bind_dn != NULL || dopts.pw_src != NULL || dopts.ca_file != NULL) &&
+	    strcmp(sub, "find") != 0)
+		return psm_cli_usage_error("certs", "the --directory options are for 'certs find'");
 	if ((r = psm_store_open(NULL, &st)) < 0)
 		goto out;
 	if (strcmp(sub, "list") == 0) {
@@ -309,7 +421,7 @@ psm_cmd_certs(struct psm_cli *cli, int argc, char **argv)
 		if ((r = select_certs(st, argv[optind], 0, &sk)) < 0 || (r = write_pem(sk, outpath)) < 0)
 			goto out;
 	} else if (strcmp(sub, "find") == 0) {
-		r = certs_find(cli, st, argv[optind], json);
+		r = certs_find(cli, st, argv[optind], json, &dopts);
 	} else if (strcmp(sub, "remove") == 0) {
 		if ((r = select_certs(st, argv[optind], 0, &sk)) < 0)
 			goto out;

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "chain.h"
+#include "directory.h"
 #include "message.h"
 #include "recipients.h"
 #include "recipient.h"
@@ -19,7 +20,9 @@
 
 static const char encrypt_usage[] =
 "Usage: p11smime encrypt [--recipient-cert FILE]... [--to ADDR]... [--cipher NAME]\n"
-"                        [--oaep] [--anchors FILE]... [-o OUT] [IN]\n"
+"                        [--oaep] [--anchors FILE]... [--directory URL]...\n"
+"                        [--directory-bind-dn DN --directory-password-source SRC]\n"
+"                        [--directory-ca FILE] [-o OUT] [IN]\n"
 "       p11smime sign-encrypt [the options above] [--key URI] [--opaque]\n"
 "                        [--digest NAME] [--pss] [--certfile FILE]... [-o OUT] [IN]\n"
 "\n"
@@ -31,7 +34,9 @@ static const char encrypt_usage[] =
 "\n"
 "Recipients: --recipient-cert and --to; with neither, the To, Cc and Bcc\n"
 "addresses of the message. An address is looked up on the tokens, then in\n"
-"the certificate store ('p11smime certs', filled by verify). The sender\n"
+"the certificate store ('p11smime certs', filled by verify), then in the\n"
+"LDAP directories given by --directory (answers are cached in the store:\n"
+"a day, or ten minutes when nothing usable was found). The sender\n"
 "(From:) is always added so they can read what they sent. A recipient\n"
 "without a valid, trusted certificate for e-mail encryption stops\n"
 "everything: nothing is sent to fewer people than asked.\n"
@@ -46,9 +51,19 @@ static const char encrypt_usage[] =
 "                   when the recipient announced it)\n"
 "  --anchors FILE   trust anchors for the recipients' certificates (PEM;\n"
 "                   repeatable), besides those you trusted and the system's\n"
+"  --directory URL  an LDAP directory to ask, ldap://HOST[:PORT]/BASE-DN or\n"
+"                   ldaps://...; repeatable, asked in order. ldap:// uses\n"
+"                   StartTLS when the server offers it (always, with the\n"
+"                   URL extension !starttls: ldap://HOST/DN???" "?!starttls)\n"
+"  --directory-bind-dn DN  bind as DN (default: anonymous) over TLS, with\n"
+"  --directory-password-source SRC  the password from file:PATH (0600) or fd:N\n"
+"  --directory-ca FILE  trust anchors (PEM) for the directories' TLS\n"
+"                   certificates (default: OpenLDAP's ldap.conf TLS_CACERT)\n"
 "  -o OUT           the output file\n";
 
 #define MAX_RCPT 256
+
+enum { OPT_DIRECTORY = 2000, OPT_DIRECTORY_BIND_DN, OPT_DIRECTORY_PASSWORD, OPT_DIRECTORY_CA };
 
 struct rcpt_set {
 	psm_recipient r[MAX_RCPT];
@@ -95,7 +110,7 @@ rcpt_add(struct rcpt_set *rs, X509 *cert, const char *who)
 /* The best certificate for addr among cands: usable now, latest to
  * expire. When none is usable, the reason for the best-looking one. */
 static int
-pick(STACK_OF(X509) *cands, const char *addr, X509 **out)
+pick(STACK_OF(X509) *cands, const char *addr, psm_directories *dirs, X509 **out)
 {
 	X509 *best = NULL;
 	int i;
@@ -119,15 +134,49 @@ pick(STACK_OF(X509) *cands, const char *addr, X509 **out)
 		psm_recipient_check(sk_X509_value(cands, 0), addr, NULL, NULL);
 		return PSM_ERR_VERIFY;
 	}
-	psm_error_set("cannot encrypt to %s: no certificate for that address on the tokens or in "
-	              "the store; import it with 'p11smime certs import FILE' (or verify a signed "
-	              "message from them), or give --recipient-cert", addr);
+	if (psm_directories_count(dirs) > 0)
+		psm_error_set("cannot encrypt to %s: no certificate for that address on the tokens, in "
+		              "the store or in the directories asked (%s); import it with 'p11smime "
+		              "certs import FILE', or give --recipient-cert", addr,
+		              psm_directories_names(dirs));
+	else
+		psm_error_set("cannot encrypt to %s: no certificate for that address on the tokens or "
+		              "in the store; import it with 'p11smime certs import FILE' (or verify a "
+		              "signed message from them), or give --recipient-cert", addr);
 	return PSM_ERR_VERIFY;
 }
 
-/* Find addr's certificate: the tokens first, then the store. */
+/* Move the certificates of from to the end of to. */
 static int
-lookup(psm_p11 *p11, psm_store *st, const char *addr, struct rcpt_set *rs)
+move_certs(STACK_OF(X509) *to, STACK_OF(X509) *from)
+{
+	while (sk_X509_num(from) > 0) {
+		X509 *x = sk_X509_shift(from);
+
+		if (!sk_X509_push(to, x)) {
+			X509_free(x);
+			return PSM_ERR_NOMEM;
+		}
+	}
+	return 0;
+}
+
+static int
+any_usable(STACK_OF(X509) *certs)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (psm_recipient_usable(sk_X509_value(certs, i)))
+			return 1;
+	return 0;
+}
+
+/* Find addr's certificate: the tokens first, then the store, then (when
+ * neither has a usable one) the directories. */
+static int
+lookup(psm_p11 *p11, psm_store *st, psm_directories *dirs, const char *addr,
+       struct rcpt_set *rs)
 {
 	STACK_OF(X509) *cands = NULL, *more = NULL;
 	X509 *best = NULL;
@@ -135,22 +184,64 @@ lookup(psm_p11 *p11, psm_store *st, const char *addr, struct rcpt_set *rs)
 
 	if ((r = psm_p11_find_encryption_certs(p11, addr, &cands)) < 0)
 		return r;
-	if ((r = psm_store_find_email(st, addr, &more)) < 0)
+	if ((r = psm_store_find_email(st, addr, &more)) < 0 || (r = move_certs(cands, more)) < 0)
 		goto out;
-	while (sk_X509_num(more) > 0) {
-		X509 *x = sk_X509_shift(more);
-
-		if (!sk_X509_push(cands, x)) {
-			X509_free(x);
-			r = PSM_ERR_NOMEM;
+	if (psm_directories_count(dirs) > 0 && !any_usable(cands)) {
+		sk_X509_pop_free(more, X509_free);
+		more = NULL;
+		if ((r = psm_directories_find(dirs, st, addr, &more)) < 0 ||
+		    (r = move_certs(cands, more)) < 0)
 			goto out;
-		}
 	}
-	if ((r = pick(cands, addr, &best)) == 0)
+	if ((r = pick(cands, addr, dirs, &best)) == 0)
 		r = rcpt_add(rs, best, addr);
 out:
 	sk_X509_pop_free(cands, X509_free);
 	sk_X509_pop_free(more, X509_free);
+	return r;
+}
+
+static void
+dir_warn(void *userdata, const char *sentence)
+{
+	(void)userdata;
+	fprintf(stderr, "p11smime: warning: %s\n", sentence);
+}
+
+/* A password source that cannot be used is a usage error, not a token's. */
+static int
+password_source_error(void)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", psm_error_detail());
+	psm_error_set("--directory-password-source: %s", why);
+	return PSM_ERR_USAGE;
+}
+
+/* The directories of --directory, bound with the password from its source
+ * (wiped at once: the library keeps its own copy until it is freed). */
+static int
+open_directories(const char *const *urls, size_t n, const char *bind_dn, const char *pw_src,
+                 const char *ca_file, psm_directories **out)
+{
+	psm_directory_params dp = { bind_dn, NULL, 0, ca_file, 0, 0 };
+	psm_pin_source *src = NULL;
+	char *pw = NULL;
+	int r;
+
+	if (pw_src != NULL && ((r = psm_pin_source_parse(pw_src, &src)) < 0 ||
+	                       (r = psm_pin_source_get(src, "directory password", &pw,
+	                                               &dp.password_len)) < 0))
+		goto out;
+	dp.password = pw;
+	if ((r = psm_directories_new(urls, n, &dp, out)) == 0)
+		psm_directories_set_warn(*out, dir_warn, NULL);
+out:
+	if (r == PSM_ERR_PIN_SOURCE || r == PSM_ERR_PIN_UNSAFE)
+		r = password_source_error();
+	psm_pin_free(pw);
+	psm_pin_source_free(src);
 	return r;
 }
 
@@ -265,13 +356,19 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		{ "pss", no_argument, NULL, 'P' },
 		{ "certfile", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "directory", required_argument, NULL, OPT_DIRECTORY },
+		{ "directory-bind-dn", required_argument, NULL, OPT_DIRECTORY_BIND_DN },
+		{ "directory-password-source", required_argument, NULL, OPT_DIRECTORY_PASSWORD },
+		{ "directory-ca", required_argument, NULL, OPT_DIRECTORY_CA },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *cmd = argv[0];
 	int sign = strcmp(cmd, "sign-encrypt") == 0;
-	const char *files[64], *tos[MAX_RCPT], *anchors[16];
-	size_t nfiles = 0, ntos = 0, nanchors = 0, i;
+	const char *files[64], *tos[MAX_RCPT], *anchors[16], *dir_urls[16];
+	size_t nfiles = 0, ntos = 0, nanchors = 0, ndirs = 0, i;
+	const char *bind_dn = NULL, *pw_src = NULL, *dir_ca = NULL;
+	psm_directories *dirs = NULL;
 	const char *outpath = NULL, *inpath, *cipher = NULL, *key_uri = NULL;
 	struct rcpt_set rs;
 	struct psm_signer_setup ss;
@@ -309,6 +406,14 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 				return psm_cli_usage_error(cmd, "too many --anchors");
 			anchors[nanchors++] = optarg;
 			break;
+		case OPT_DIRECTORY:
+			if (ndirs == sizeof(dir_urls) / sizeof(dir_urls[0]))
+				return psm_cli_usage_error(cmd, "too many --directory");
+			dir_urls[ndirs++] = optarg;
+			break;
+		case OPT_DIRECTORY_BIND_DN: bind_dn = optarg; break;
+		case OPT_DIRECTORY_PASSWORD: pw_src = optarg; break;
+		case OPT_DIRECTORY_CA: dir_ca = optarg; break;
 		case 'C': cipher = optarg; break;
 		case 'E': oaep = 1; break;
 		case 'o': outpath = optarg; break;
@@ -367,7 +472,8 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	if ((r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0 ||
 	    (r = psm_store_open(NULL, &store)) < 0 ||
 	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0 ||
-	    (r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0)
+	    (r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0 ||
+	    (r = open_directories(dir_urls, ndirs, bind_dn, pw_src, dir_ca, &dirs)) < 0)
 		goto fail;
 
 	/* who gets it */
@@ -375,7 +481,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		if ((r = add_cert_file(files[i], &rs)) < 0)
 			goto fail;
 	for (i = 0; i < ntos; i++)
-		if ((r = lookup(p11, store, tos[i], &rs)) < 0)
+		if ((r = lookup(p11, store, dirs, tos[i], &rs)) < 0)
 			goto fail;
 	if (nfiles == 0 && ntos == 0) {
 		if ((r = psm_msg_recipients(msg, &addrs)) < 0)
@@ -387,11 +493,11 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 			goto fail;
 		}
 		for (i = 0; addrs[i] != NULL; i++)
-			if ((r = lookup(p11, store, addrs[i], &rs)) < 0)
+			if ((r = lookup(p11, store, dirs, addrs[i], &rs)) < 0)
 				goto fail;
 	}
 	/* the sender, so that they can read what they sent */
-	if (psm_msg_from(msg) != NULL && (r = lookup(p11, store, psm_msg_from(msg), &rs)) < 0) {
+	if (psm_msg_from(msg) != NULL && (r = lookup(p11, store, dirs, psm_msg_from(msg), &rs)) < 0) {
 		if (r == PSM_ERR_VERIFY)
 			psm_error_set("no certificate of the sender %s to encrypt to (so they can read "
 			              "their own mail): put it on the token or import it with "
@@ -421,6 +527,7 @@ fail:
 	rcpt_set_free(&rs);
 	psm_msg_free(msg);
 	psm_p11_free(p11);
+	psm_directories_free(dirs);
 	X509_STORE_free(xs);
 	psm_store_free(store);
 	if (fd > STDIN_FILENO)

@@ -485,3 +485,202 @@ psm_store_untrust(psm_store *st, X509 *cert)
 	}
 	return 0;
 }
+
+/* ---- directory answers (see store.h and directory.h) ---- */
+
+#define DIRCACHE_MAGIC "p11smime-directory-cache 1"
+#define DIRCACHE_MAX_FILE (1024 * 1024)
+#define DIRCACHE_MAX_SOURCES 16
+#define DIRCACHE_MAX_CERTS 128
+
+/* The entry's path: directory/<sha256(lower-cased addr)>. */
+static int
+dircache_name(psm_store *st, const char *addr, char **dir, char name[80])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char *lower = strdup(addr), *hex, *p;
+	int ok;
+
+	*dir = NULL;
+	if (lower == NULL)
+		return PSM_ERR_NOMEM;
+	for (p = lower; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	ok = EVP_Digest(lower, strlen(lower), md, &len, EVP_sha256(), NULL);
+	free(lower);
+	if (!ok)
+		return psm_error_from_openssl(PSM_ERR_CRYPTO, "hashing an address");
+	if ((hex = psm_hex_encode(md, len)) == NULL || (*dir = join(st->home, "directory")) == NULL) {
+		free(hex);
+		return PSM_ERR_NOMEM;
+	}
+	snprintf(name, 80, "%s", hex);
+	free(hex);
+	return 0;
+}
+
+void
+psm_store_dircache_sources_free(char **sources)
+{
+	size_t i;
+
+	for (i = 0; sources != NULL && sources[i] != NULL; i++)
+		free(sources[i]);
+	free(sources);
+}
+
+/* Parse an entry (NUL-terminated text) into certs and sources; 0 when it
+ * is for addr and fresh at now, 1 when it is not (stale, someone else's,
+ * damaged). */
+static int
+dircache_parse(char *text, const char *addr, time_t now, STACK_OF(X509) *certs,
+               char **sources)
+{
+	char *line = text, *nl, *pem = NULL;
+	size_t ns = 0;
+	int have_addr = 0, have_expiry = 0;
+	BIO *b;
+	X509 *x;
+
+	if ((nl = strchr(line, '\n')) == NULL)
+		return 1;
+	*nl = '\0';
+	if (strcmp(line, DIRCACHE_MAGIC) != 0)
+		return 1;
+	for (line = nl + 1; *line != '\0'; line = nl + 1) {
+		if (strncmp(line, "-----BEGIN", 10) == 0) {
+			pem = line;
+			break;
+		}
+		if ((nl = strchr(line, '\n')) == NULL)
+			return 1;
+		*nl = '\0';
+		if (strncmp(line, "address ", 8) == 0) {
+			if (strcasecmp(line + 8, addr) != 0)
+				return 1;
+			have_addr = 1;
+		} else if (strncmp(line, "expires ", 8) == 0) {
+			char *end;
+			long long t = strtoll(line + 8, &end, 10);
+
+			if (*end != '\0' || t <= (long long)now)
+				return 1;
+			have_expiry = 1;
+		} else if (strncmp(line, "source ", 7) == 0) {
+			if (ns == DIRCACHE_MAX_SOURCES)
+				return 1;
+			if ((sources[ns] = strdup(line + 7)) == NULL)
+				return PSM_ERR_NOMEM;
+			ns++;
+		}                       /* anything else: a later version's, ignored */
+	}
+	if (!have_addr || !have_expiry)
+		return 1;
+	if (pem == NULL)
+		return 0;
+	if ((b = BIO_new_mem_buf(pem, -1)) == NULL)
+		return PSM_ERR_NOMEM;
+	while (sk_X509_num(certs) < DIRCACHE_MAX_CERTS &&
+	       (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_push(certs, x)) {
+			X509_free(x);
+			BIO_free(b);
+			return PSM_ERR_NOMEM;
+		}
+	}
+	BIO_free(b);
+	ERR_clear_error();
+	return sk_X509_num(certs) > 0 ? 0 : 1;  /* PEM that does not parse: damaged */
+}
+
+int
+psm_store_dircache_get(psm_store *st, const char *addr, time_t now, int *hit,
+                       STACK_OF(X509) **certs, char ***sources)
+{
+	STACK_OF(X509) *sk = NULL;
+	char **src = NULL, *dir = NULL, *text = NULL, name[80], path[4096];
+	size_t n = 0;
+	FILE *f = NULL;
+	int r;
+
+	*hit = 0;
+	*certs = NULL;
+	*sources = NULL;
+	if ((r = dircache_name(st, addr, &dir, name)) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	r = 0;
+	if ((f = fopen(path, "r")) == NULL)
+		goto out;               /* nothing cached */
+	r = PSM_ERR_NOMEM;
+	if ((text = malloc(DIRCACHE_MAX_FILE + 1)) == NULL ||
+	    (src = calloc(DIRCACHE_MAX_SOURCES + 1, sizeof(*src))) == NULL ||
+	    (sk = sk_X509_new_null()) == NULL)
+		goto out;
+	n = fread(text, 1, DIRCACHE_MAX_FILE + 1, f);
+	r = 0;
+	if (n == 0 || n > DIRCACHE_MAX_FILE || memchr(text, '\0', n) != NULL)
+		goto out;               /* empty, too big or damaged: as if missing */
+	text[n] = '\0';
+	if ((r = dircache_parse(text, addr, now, sk, src)) != 0) {
+		r = r < 0 ? r : 0;
+		goto out;
+	}
+	*hit = 1;
+	*certs = sk;
+	*sources = src;
+	sk = NULL;                      /* transferred */
+	src = NULL;
+out:
+	if (f != NULL)
+		fclose(f);
+	free(text);
+	free(dir);
+	sk_X509_pop_free(sk, X509_free);
+	psm_store_dircache_sources_free(src);
+	return r;
+}
+
+int
+psm_store_dircache_put(psm_store *st, const char *addr, time_t expires,
+                       const char *const *sources, size_t nsources, STACK_OF(X509) *certs)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *dir = NULL, *data, name[80];
+	size_t i;
+	long len;
+	int r = PSM_ERR_NOMEM;
+
+	if (mem == NULL)
+		return PSM_ERR_NOMEM;
+	if (strpbrk(addr, "\r\n") != NULL) {
+		psm_error_set("an address with a line break cannot be cached");
+		r = PSM_ERR_USAGE;
+		goto out;
+	}
+	if ((r = dircache_name(st, addr, &dir, name)) < 0 || (r = mkdir_p(dir)) < 0)
+		goto out;
+	r = PSM_ERR_NOMEM;
+	if (BIO_printf(mem, "%s\naddress %s\nexpires %lld\n", DIRCACHE_MAGIC, addr,
+	               (long long)expires) <= 0)
+		goto out;
+	for (i = 0; i < nsources && i < DIRCACHE_MAX_SOURCES; i++)
+		if (strpbrk(sources[i], "\r\n") == NULL && BIO_printf(mem, "source %s\n", sources[i]) <= 0)
+			goto out;
+	for (i = 0; certs != NULL && i < (size_t)sk_X509_num(certs) && i < DIRCACHE_MAX_CERTS; i++)
+		if (!PEM_write_bio_X509(mem, sk_X509_value(certs, (int)i)))
+			goto out;
+	len = BIO_get_mem_data(mem, &data);
+	if (len > DIRCACHE_MAX_FILE) {
+		psm_error_set("the directory's answer for %s is too big to cache", addr);
+		r = PSM_ERR_IO;
+		goto out;
+	}
+	r = write_atomic(dir, name, data, (size_t)len);
+out:
+	BIO_free(mem);
+	free(dir);
+	return r;
+}

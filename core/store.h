@@ -13,6 +13,7 @@
 #define P11SMIME_STORE_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -60,5 +61,30 @@ int psm_store_untrust(psm_store *st, X509 *cert);
 
 /* The SHA-256 fingerprint of cert in lower-case hex (the entry's name). */
 int psm_store_fingerprint(X509 *cert, char out[80]);
+
+/* Directory answers (directory.h), cached one file per address:
+ *   $P11SMIME_HOME/directory/<SHA-256 of the lower-cased address, hex>
+ * A text file, written atomically:
+ *   p11smime-directory-cache 1
+ *   address ADDR
+ *   expires EPOCH-SECONDS
+ *   source URL            (one line per directory that answered)
+ *   -----BEGIN CERTIFICATE-----   (zero or more PEM certificates)
+ * An entry with no certificate is a negative answer. */
+
+/* The cached answer for addr if it is still fresh at now: *hit = 1,
+ * *certs (maybe empty; free with sk_X509_pop_free) and *sources (the
+ * directories that answered, NULL-terminated; free with
+ * psm_store_dircache_sources_free). No entry, an expired or a damaged
+ * one: *hit = 0, *certs = NULL, *sources = NULL and 0 is returned. */
+int psm_store_dircache_get(psm_store *st, const char *addr, time_t now, int *hit,
+                           STACK_OF(X509) **certs, char ***sources);
+
+/* Cache certs (may be empty: a negative answer) for addr until expires,
+ * as answered by sources[0..nsources-1] (URLs without line breaks). */
+int psm_store_dircache_put(psm_store *st, const char *addr, time_t expires,
+                           const char *const *sources, size_t nsources, STACK_OF(X509) *certs);
+
+void psm_store_dircache_sources_free(char **sources);
 
 #endif

@@ -11,7 +11,9 @@ PACKAGES=(
 	opensc                        # pkcs11-tool (fixtures) and the card driver
 	softhsm2                      # the embedded token for tests and the demo
 	gnutls-bin                    # p11tool (fixtures: CA certificate category)
+	libldap-dev                   # LDAP directories: recipients' certificates
 	libcmocka-dev                 # unit tests
+	slapd ldap-utils              # tests: a throwaway directory server of their own
 	python3 util-linux            # tests: JSON checks, flock, setsid
 	gpgsm gnupg libnss3-tools     # interop peers: gpgsm, NSS cmsutil
 	libengine-pkcs11-openssl gnupg-pkcs11-scd hyperfine time   # make bench: the peers on the token
@@ -28,5 +30,26 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "setup-debian.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# slapd: no database of its own and no system-wide server (the tests start
+# their own on the loopback): nothing may start services while installing
+new_slapd=0
+policy_added=0
+if [[ " ${missing[*]} " == *" slapd "* ]]; then
+	new_slapd=1
+	echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		policy_added=1
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ $new_slapd = 1 ]; then
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now slapd >/dev/null 2>&1 || true
+	fi
+	[ $policy_added = 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
+exit 0
