@@ -700,3 +700,4 @@ main() {
 }
 
 main "$@"
+BENCH_FIXTURES=$FX bash "$HERE/bench-crypt.sh" "$BUILD" # encryption and decryption: the same fixtures, a table of its own
