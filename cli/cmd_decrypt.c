@@ -15,7 +15,8 @@
 
 static const char decrypt_usage[] =
 "Usage: p11smime decrypt [--key URI | --token URI] [--anchors FILE]... [--at TIME] [--allow-weak]\n"
-"                        [--require-authenticated] [--json] [-o OUT] [IN]\n"
+"                        [--require-authenticated] [--revocation off|soft|hard] [--crl FILE]...\n"
+"                        [--json] [-o OUT] [IN]\n"
 "\n"
 "Decrypt the S/MIME message IN (default: standard input) with a private key\n"
 "on a token and write the message with its decrypted body to OUT (default:\n"
@@ -32,6 +33,8 @@ static const char decrypt_usage[] =
 "  --anchors FILE   trust anchors for an inner signature (PEM; repeatable)\n"
 "  --at TIME        judge an inner signature as of TIME\n"
 "  --allow-weak     accept an inner SHA-1 signature\n"
+"  --revocation off|soft|hard, --crl FILE\n"
+"                   revocation checks of an inner signer (see 'p11smime verify --help')\n"
 "  --require-authenticated\n"
 "                   fail (exit 1) when the content is neither AES-GCM nor covered\n"
 "                   by a valid signature: AES-CBC alone does not detect changes\n"
@@ -138,14 +141,19 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 		{ "at", required_argument, NULL, 't' },
 		{ "allow-weak", no_argument, NULL, 'w' },
 		{ "require-authenticated", no_argument, NULL, 'A' },
+		{ "revocation", required_argument, NULL, 'R' },
+		{ "crl", required_argument, NULL, 'L' },
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *anchors[16];
-	size_t nanchors = 0;
+	const char *anchors[16], *crls[16];
+	size_t nanchors = 0, ncrls = 0;
+	const psm_settings *settings = NULL;
 	const char *outpath = NULL, *inpath;
+	psm_revocation_params rp;
+	char crl_dir[4096];
 	struct finder f;
 	psm_decrypt_info info;
 	psm_verify_params vp;
@@ -161,10 +169,21 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	memset(&f, 0, sizeof(f));
 	memset(&vp, 0, sizeof(vp));
 	memset(&info, 0, sizeof(info));
+	memset(&rp, 0, sizeof(rp));
+	rp.policy = -1;
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
 		switch (c) {
+		case 'R':
+			if ((rp.policy = psm_revocation_policy_parse(optarg)) < 0)
+				return psm_cli_usage_error("decrypt", "%s", psm_error_detail());
+			break;
+		case 'L':
+			if (ncrls == sizeof(crls) / sizeof(crls[0]))
+				return psm_cli_usage_error("decrypt", "too many --crl");
+			crls[ncrls++] = optarg;
+			break;
 		case 'k': f.key_uri = optarg; break;
 		case PSM_OPT_TOKEN: f.token_uri = optarg; break;
 		case 'a':
@@ -195,6 +214,9 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	if ((f.key_uri != NULL && (r = psm_p11_check_uri(f.key_uri)) < 0) ||
 	    (f.token_uri != NULL && (r = psm_p11_check_uri(f.token_uri)) < 0))
 		goto fail;
+	if ((r = psm_cli_settings(cli, &settings)) < 0 ||
+	    (r = psm_revocation_params_load(&rp, settings->revocation, crls, ncrls)) < 0)
+		goto fail;
 	if ((r = psm_cli_setting_anchors(cli, anchors, &nanchors,
 	                                 sizeof(anchors) / sizeof(anchors[0]))) < 0 ||
 	    (r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0 ||
@@ -202,6 +224,10 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0)
 		goto fail;
 	vp.anchors = xs;
+	snprintf(crl_dir, sizeof(crl_dir), "%s/crls", psm_store_path(store));
+	rp.cache_dir = crl_dir;
+	rp.at = vp.at;
+	vp.revocation = &rp;
 	if ((r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0)
 		goto fail;
 	f.p11 = p11;
@@ -264,6 +290,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 fail:
 	rc = psm_cli_fail(r);
 out:
+	sk_X509_CRL_pop_free(rp.crls, X509_CRL_free);
 	psm_verify_result_free(res);
 	free(inner_from);
 	psm_outfile_free(out);

@@ -51,6 +51,11 @@ static const char encrypt_usage[] =
 "                   when the recipient announced it)\n"
 "  --anchors FILE   trust anchors for the recipients' certificates (PEM;\n"
 "                   repeatable), besides those you trusted and the system's\n"
+"  --revocation off|soft|hard\n"
+"                   check each recipient's certificate with OCSP and CRLs: a\n"
+"                   revoked one is refused; when nobody can tell, soft (the\n"
+"                   default) warns and hard refuses; off contacts nothing\n"
+"  --crl FILE       a CRL (PEM or DER; repeatable), used before fetching one\n"
 "  --directory URL  an LDAP directory to ask, ldap://HOST[:PORT]/BASE-DN or\n"
 "                   ldaps://...; repeatable, asked in order. ldap:// uses\n"
 "                   StartTLS when the server offers it (always, with the\n"
@@ -355,6 +360,8 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		{ "digest", required_argument, NULL, 'd' },
 		{ "pss", no_argument, NULL, 'P' },
 		{ "certfile", required_argument, NULL, 'c' },
+		{ "revocation", required_argument, NULL, 'R' },
+		{ "crl", required_argument, NULL, 'L' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "directory", required_argument, NULL, OPT_DIRECTORY },
 		{ "directory-bind-dn", required_argument, NULL, OPT_DIRECTORY_BIND_DN },
@@ -365,6 +372,11 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	};
 	const char *cmd = argv[0];
 	int sign = strcmp(cmd, "sign-encrypt") == 0;
+	const char *crl_files[16];
+	size_t ncrls = 0;
+	psm_revocation_params rp;
+	psm_revocation_result rev;
+	char crl_dir[4096], why[1024];
 	const char *files[64], *tos[MAX_RCPT], *anchors[16], *dir_urls[16];
 	size_t nfiles = 0, ntos = 0, nanchors = 0, ndirs = 0, i;
 	const char *bind_dn = NULL, *pw_src = NULL, *dir_ca = NULL;
@@ -387,10 +399,25 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	memset(&ss, 0, sizeof(ss));
 	memset(&sp, 0, sizeof(sp));
 	memset(&ep, 0, sizeof(ep));
+	memset(&rp, 0, sizeof(rp));
+	rp.policy = -1;     /* not given: the settings, or soft */
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
 		switch (c) {
+		case 'R':
+			if ((rp.policy = psm_revocation_policy_parse(optarg)) < 0) {
+				sk_X509_pop_free(ss.pool, X509_free);
+				return psm_cli_usage_error(cmd, "%s", psm_error_detail());
+			}
+			break;
+		case 'L':
+			if (ncrls == sizeof(crl_files) / sizeof(crl_files[0])) {
+				sk_X509_pop_free(ss.pool, X509_free);
+				return psm_cli_usage_error(cmd, "too many --crl");
+			}
+			crl_files[ncrls++] = optarg;
+			break;
 		case 'r':
 			if (nfiles == sizeof(files) / sizeof(files[0]))
 				return psm_cli_usage_error(cmd, "too many --recipient-cert");
@@ -463,6 +490,8 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	if (cipher == NULL)
 		cipher = settings->cipher;
+	if ((r = psm_revocation_params_load(&rp, settings->revocation, crl_files, ncrls)) < 0)
+		goto fail;
 	if (key_uri != NULL && (r = psm_p11_check_uri(key_uri)) < 0)
 		goto fail;
 	if ((rs.pool = sk_X509_new_null()) == NULL) {
@@ -506,9 +535,21 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	}
 	if ((r = pool_add_token_certs(p11, rs.pool)) < 0)
 		goto fail;
-	for (i = 0; i < rs.n; i++)
-		if ((r = psm_recipient_check(rs.r[i].cert, rs.who[i], xs, rs.pool)) < 0)
+	snprintf(crl_dir, sizeof(crl_dir), "%s/crls", psm_store_path(store));
+	rp.cache_dir = crl_dir;
+	for (i = 0; i < rs.n; i++) {
+		if ((r = psm_recipient_check_revocation(rs.r[i].cert, rs.who[i], xs, rs.pool, &rp,
+		                                        &rev)) < 0)
 			goto fail;
+		if (rev.status == PSM_REV_UNKNOWN && rev.sources > 0) {
+			char what[700];
+
+			snprintf(what, sizeof(what), "the certificate of %s", rs.who[i]);
+			fprintf(stderr, "p11smime: warning: %s; encrypting anyway under --revocation "
+			        "soft (hard refuses)\n", psm_revocation_explain(&rev, what, why,
+			                                                       sizeof(why)));
+		}
+	}
 	ep.cipher = choose(store, &rs, cipher, oaep);
 	ep.rcpt = rs.r;
 	ep.nrcpt = rs.n;
@@ -521,6 +562,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	r = 0;
 fail:
+	sk_X509_CRL_pop_free(rp.crls, X509_CRL_free);
 	psm_outfile_free(out);
 	psm_signer_setup_clear(&ss);
 	psm_mime_addr_list_free(addrs);

@@ -16,7 +16,7 @@
 
 static const char verify_usage[] =
 "Usage: p11smime verify [--anchors FILE]... [--at TIME] [--allow-weak] [--json]\n"
-"                       [-o OUT] [IN]\n"
+"                       [--revocation off|soft|hard] [--crl FILE]... [-o OUT] [IN]\n"
 "\n"
 "Check the signature of a signed message (multipart/signed or\n"
 "application/pkcs7-mime signed-data). Exit 0 only for a valid signature by\n"
@@ -29,6 +29,11 @@ static const char verify_usage[] =
 "                  certificates you trusted and the system's CA store\n"
 "  --at TIME       judge the message as of TIME (2020-02-19T20:39:07Z or @EPOCH)\n"
 "  --allow-weak    accept SHA-1 signatures (MD5 never)\n"
+"  --revocation off|soft|hard\n"
+"                  check the signer's certificate with OCSP and CRLs: a revoked\n"
+"                  one always fails; when nobody can tell, soft (the default)\n"
+"                  warns and hard fails; off contacts nothing\n"
+"  --crl FILE      a CRL (PEM or DER; repeatable), used before fetching one\n"
 "  --json          the result as JSON on standard output (content only with -o)\n"
 "  -o OUT          the verified content\n";
 
@@ -76,6 +81,35 @@ psm_cli_parse_time(const char *s, time_t *out)
 	return 0;
 }
 
+/* The revocation line of a summary, and a warning when a valid result
+ * stands on an unknown status (--revocation soft) because the responders
+ * or distribution points named did not answer. */
+static void
+revocation_summary(const psm_revocation_result *rev, int valid, const char *what)
+{
+	const char *reason = psm_revocation_reason_name(rev->reason);
+	char t[32];
+
+	switch (rev->status) {
+	case PSM_REV_GOOD:
+		fprintf(stderr, "  revocation:  good: %s\n", rev->detail);
+		break;
+	case PSM_REV_REVOKED:
+		fprintf(stderr, "  revocation:  REVOKED on %s%s%s%s: %s\n",
+		        psm_fmt_time(rev->revoked_at, t, sizeof(t)), reason != NULL ? " (" : "",
+		        reason != NULL ? reason : "", reason != NULL ? ")" : "", rev->detail);
+		break;
+	case PSM_REV_UNKNOWN:
+		fprintf(stderr, "  revocation:  unknown: %s\n", rev->detail);
+		if (valid && rev->sources > 0)
+			fprintf(stderr, "p11smime: warning: nothing could tell whether %s is revoked; "
+			        "accepted under --revocation soft (hard refuses)\n", what);
+		break;
+	default:
+		break;
+	}
+}
+
 void
 psm_cli_verify_summary(const psm_verify_result *res, const char *from)
 {
@@ -99,6 +133,7 @@ psm_cli_verify_summary(const psm_verify_result *res, const char *from)
 	if (res->nested != NULL)
 		fprintf(stderr, "  nested:      the signed content is itself %s: check it too "
 		        "(verify or decrypt the content)\n", res->nested);
+	revocation_summary(&res->revocation, res->valid, "the signer's certificate");
 }
 
 void
@@ -124,6 +159,17 @@ psm_cli_verify_json(psm_json *j, const psm_verify_result *res, const char *from)
 	psm_json_kv_string(j, "digest", res->digest);
 	psm_json_kv_string(j, "signature_algorithm", res->signature_alg);
 	psm_json_kv_string(j, "nested", res->nested);
+	psm_json_key(j, "revocation");
+	psm_json_begin_object(j);
+	psm_json_kv_string(j, "status", psm_revocation_status_name(res->revocation.status));
+	psm_json_kv_string(j, "source", psm_revocation_source_name(res->revocation.source));
+	psm_json_key(j, "revoked_at");
+	psm_json_time(j, res->revocation.status == PSM_REV_REVOKED ? res->revocation.revoked_at : 0);
+	psm_json_kv_string(j, "reason", res->revocation.status == PSM_REV_REVOKED ?
+	                   psm_revocation_reason_name(res->revocation.reason) : NULL);
+	psm_json_kv_string(j, "detail", res->revocation.detail[0] != '\0' ?
+	                   res->revocation.detail : NULL);
+	psm_json_end_object(j);
 	psm_json_end_object(j);
 }
 
@@ -135,14 +181,19 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 		{ "anchors", required_argument, NULL, 'a' },
 		{ "at", required_argument, NULL, 't' },
 		{ "allow-weak", no_argument, NULL, 'w' },
+		{ "revocation", required_argument, NULL, 'R' },
+		{ "crl", required_argument, NULL, 'L' },
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *anchors[16];
-	size_t nanchors = 0;
+	const char *anchors[16], *crls[16];
+	size_t nanchors = 0, ncrls = 0;
+	const psm_settings *settings = NULL;
 	const char *outpath = NULL, *inpath;
+	psm_revocation_params rp;
+	char crl_dir[4096];
 	psm_verify_params vp;
 	psm_verify_result *res = NULL;
 	psm_store *store = NULL;
@@ -152,10 +203,21 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 	int c, json = 0, fd = -1, r, rc;
 
 	memset(&vp, 0, sizeof(vp));
+	memset(&rp, 0, sizeof(rp));
+	rp.policy = -1;
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
 		switch (c) {
+		case 'R':
+			if ((rp.policy = psm_revocation_policy_parse(optarg)) < 0)
+				return psm_cli_usage_error("verify", "%s", psm_error_detail());
+			break;
+		case 'L':
+			if (ncrls == sizeof(crls) / sizeof(crls[0]))
+				return psm_cli_usage_error("verify", "too many --crl");
+			crls[ncrls++] = optarg;
+			break;
 		case 'a':
 			if (nanchors == sizeof(anchors) / sizeof(anchors[0]))
 				return psm_cli_usage_error("verify", "too many --anchors");
@@ -180,6 +242,9 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 	if (optind + 1 < argc)
 		return psm_cli_usage_error("verify", "unexpected argument '%s'", argv[optind + 1]);
 	inpath = optind < argc ? argv[optind] : NULL;
+	if ((r = psm_cli_settings(cli, &settings)) < 0 ||
+	    (r = psm_revocation_params_load(&rp, settings->revocation, crls, ncrls)) < 0)
+		goto fail;
 	if ((r = psm_cli_setting_anchors(cli, anchors, &nanchors,
 	                                 sizeof(anchors) / sizeof(anchors[0]))) < 0 ||
 	    (r = psm_store_open(NULL, &store)) < 0 ||
@@ -188,6 +253,10 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	vp.anchors = xs;
 	vp.from = psm_msg_from(msg);
+	snprintf(crl_dir, sizeof(crl_dir), "%s/crls", psm_store_path(store));
+	rp.cache_dir = crl_dir;
+	rp.at = vp.at;
+	vp.revocation = &rp;
 	if ((!json || outpath != NULL) && (r = psm_outfile_open(outpath, &out)) < 0)
 		goto fail;
 	if ((r = psm_msg_verify(msg, &vp, out, &res)) < 0)
@@ -212,6 +281,7 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 fail:
 	rc = psm_cli_fail(r);
 out:
+	sk_X509_CRL_pop_free(rp.crls, X509_CRL_free);
 	psm_verify_result_free(res);
 	psm_outfile_free(out);
 	psm_msg_free(msg);

@@ -229,6 +229,34 @@ normalize_rsa_signature(CMS_SignerInfo *si, EVP_PKEY *pk)
 	ASN1_STRING_set(sig, buf, k);
 }
 
+/* The signer's chain against OCSP and CRLs: revoked fails, unknown fails
+ * under --revocation hard. */
+static int
+check_revocation(STACK_OF(X509) *chain, const psm_verify_params *p, psm_verify_result *res)
+{
+	psm_revocation_params rp;
+	char why[1024];
+	int r;
+
+	if (p->revocation == NULL)
+		return 0;
+	rp = *p->revocation;
+	if (rp.at == 0)
+		rp.at = p->at;
+	if ((r = psm_revocation_check_chain(chain, &rp, &res->revocation)) < 0)
+		return r;
+	if (!psm_revocation_fails(&rp, &res->revocation))
+		return 0;
+	psm_revocation_explain(&res->revocation, res->revocation.depth == 0 ?
+	                       "the signer's certificate" : "a CA certificate of the signer",
+	                       why, sizeof(why));
+	if (res->revocation.status == PSM_REV_UNKNOWN)
+		fail(res, "%s (--revocation hard)", why);
+	else
+		fail(res, "%s", why);
+	return 0;
+}
+
 static int
 check_chain(X509 *signer, STACK_OF(X509) *untrusted, const psm_verify_params *p,
             psm_verify_result *res)
@@ -250,6 +278,10 @@ check_chain(X509 *signer, STACK_OF(X509) *untrusted, const psm_verify_params *p,
 		if (chain != NULL && sk_X509_num(chain) > 0)
 			res->anchor_subject = name_string(X509_get_subject_name(
 				sk_X509_value(chain, sk_X509_num(chain) - 1)));
+		if ((err = check_revocation(chain, p, res)) < 0) {
+			X509_STORE_CTX_free(ctx);
+			return err;
+		}
 	} else {
 		err = X509_STORE_CTX_get_error(ctx);
 		switch (err) {

@@ -17,12 +17,16 @@
 #include <openssl/cms.h>
 #include <openssl/x509.h>
 
+#include "revocation.h"
+
 typedef struct psm_verify_params {
 	X509_STORE *anchors;        /* borrowed: trust anchors */
 	STACK_OF(X509) *untrusted;  /* borrowed: extra certificates, or NULL */
 	time_t at;                  /* judge the message as of this time; 0: now */
 	int allow_weak;             /* accept SHA-1 (MD5 never) */
 	const char *from;           /* the message's From: address, or NULL */
+	const psm_revocation_params *revocation;  /* borrowed: revocation checks of the
+	                               signer's chain (at 0: this at), or NULL: off */
 } psm_verify_params;
 
 /* What the check found, for a person and for --json. */
@@ -42,6 +46,8 @@ typedef struct psm_verify_result {
 	X509 *signer;               /* owned */
 	unsigned char *capabilities;/* DER of SMIMECapabilities, or NULL */
 	size_t capabilities_len;
+	psm_revocation_result revocation;  /* of the signer's chain (status OFF when
+	                               not checked, e.g. the chain did not verify) */
 } psm_verify_result;
 
 void psm_verify_result_free(psm_verify_result *res);

@@ -44,11 +44,14 @@ psm_recipient_usable(X509 *cert)
 	       X509_cmp_current_time(X509_get0_notBefore(cert)) < 0;
 }
 
-int
-psm_recipient_check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X509) *untrusted)
+/* rp NULL: no revocation check. */
+static int
+check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X509) *untrusted,
+      const psm_revocation_params *rp, psm_revocation_result *rev)
 {
 	X509_STORE_CTX *ctx;
-	int ok, err;
+	char why[1024];
+	int ok, err, r = 0;
 
 	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
 		psm_error_set("cannot encrypt to %s: the certificate expired; ask them for a new one",
@@ -76,10 +79,19 @@ psm_recipient_check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X
 	}
 	ok = X509_verify_cert(ctx);
 	err = X509_STORE_CTX_get_error(ctx);
+	if (ok == 1 && rp != NULL &&
+	    (r = psm_revocation_check_chain(X509_STORE_CTX_get0_chain(ctx), rp, rev)) == 0 &&
+	    psm_revocation_fails(rp, rev)) {
+		psm_revocation_explain(rev, rev->depth == 0 ? "the certificate" :
+		                       "a CA certificate of its chain", why, sizeof(why));
+		psm_error_set("cannot encrypt to %s: %s%s", who, why,
+		              rev->status == PSM_REV_UNKNOWN ? " (--revocation hard)" : "");
+		r = PSM_ERR_VERIFY;
+	}
 	X509_STORE_CTX_free(ctx);
 	ERR_clear_error();
 	if (ok == 1)
-		return 0;
+		return r;
 	switch (err) {
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
@@ -94,6 +106,22 @@ psm_recipient_check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X
 		              X509_verify_cert_error_string(err));
 	}
 	return PSM_ERR_VERIFY;
+}
+
+int
+psm_recipient_check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X509) *untrusted)
+{
+	return check(cert, who, anchors, untrusted, NULL, NULL);
+}
+
+int
+psm_recipient_check_revocation(X509 *cert, const char *who, X509_STORE *anchors,
+                               STACK_OF(X509) *untrusted, const psm_revocation_params *rp,
+                               psm_revocation_result *rev)
+{
+	memset(rev, 0, sizeof(*rev));
+	rev->reason = -1;
+	return check(cert, who, anchors, untrusted, rp, rev);
 }
 
 int

@@ -12,6 +12,8 @@
 
 #include <openssl/x509.h>
 
+#include "revocation.h"
+
 /* 0 when cert may be encrypted to now: valid at the current time, RSA
  * with keyEncipherment or EC with keyAgreement (when it has a key usage),
  * emailProtection (when it has an extended key usage), chaining to
@@ -19,6 +21,14 @@
  * detail naming who ("who" is the address or file it came from). */
 int psm_recipient_check(X509 *cert, const char *who, X509_STORE *anchors,
                         STACK_OF(X509) *untrusted);
+
+/* psm_recipient_check, then the revocation of cert's chain under rp (NULL:
+ * not checked): revoked, or unknown under --revocation hard, is
+ * PSM_ERR_VERIFY with a detail naming who. *rev gets what was found (an
+ * unknown status under soft is for the caller to warn about). */
+int psm_recipient_check_revocation(X509 *cert, const char *who, X509_STORE *anchors,
+                                   STACK_OF(X509) *untrusted, const psm_revocation_params *rp,
+                                   psm_revocation_result *rev);
 
 /* 1 when cert could be used at all (usage and validity, no trust): to
  * choose among several certificates for one address. */
