@@ -83,6 +83,9 @@ int psm_cli_sign_settings(struct psm_cli *cli, const char **key_uri, psm_sign_pa
 /* RFC 3339 (2020-02-19T20:39:07Z, or with an offset) or @EPOCH. */
 int psm_cli_parse_time(const char *s, time_t *out);
 
+/* psm_verify_params.more_certs over the store (ud): its certificates. */
+int psm_cli_store_certs(void *ud, STACK_OF(X509) **more);
+
 /* The verification result for a person (stderr) and as a JSON object. */
 void psm_cli_verify_summary(const psm_verify_result *res, const char *from);
 void psm_cli_verify_json(psm_json *j, const psm_verify_result *res, const char *from);

@@ -106,8 +106,12 @@ verify_inner(psm_outfile *out, const psm_verify_params *vp0, psm_store *store,
 	int fd = -1, r;
 
 	*res = NULL;
-	if ((r = psm_outfile_reread(out, &fd)) < 0 || (r = psm_msg_open(fd, &m)) < 0)
+	if ((r = psm_outfile_reread(out, &fd)) < 0)
 		goto out;
+	if (psm_msg_open(fd, &m) < 0) {
+		r = 0;          /* not a message inside: nothing to check */
+		goto out;
+	}
 	if (psm_msg_kind(m) != PSM_MSG_SIGNED) {
 		r = 0;
 		goto out;
@@ -224,6 +228,8 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0)
 		goto fail;
 	vp.anchors = xs;
+	vp.more_certs = psm_cli_store_certs;
+	vp.more_ud = store;
 	snprintf(crl_dir, sizeof(crl_dir), "%s/crls", psm_store_path(store));
 	rp.cache_dir = crl_dir;
 	rp.at = vp.at;

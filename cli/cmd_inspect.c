@@ -179,6 +179,8 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 	    (r = psm_msg_open(fd, &msg)) < 0)
 		goto out;
 	vp.anchors = xs;
+	vp.more_certs = psm_cli_store_certs;
+	vp.more_ud = store;
 	vp.from = psm_msg_from(msg);
 	if ((r = psm_msg_inspect(msg, &vp, &in)) < 0)
 		goto out;

@@ -110,6 +110,30 @@ revocation_summary(const psm_revocation_result *rev, int valid, const char *what
 	}
 }
 
+int
+psm_cli_store_certs(void *ud, STACK_OF(X509) **more)
+{
+	STACK_OF(X509) *sk = NULL;
+	int which, r;
+
+	for (which = 0; which < 2; which++) {
+		if ((r = psm_store_list(ud, which, &sk, NULL)) < 0)
+			return r;
+		if (*more == NULL) {
+			*more = sk;
+			continue;
+		}
+		while (sk_X509_num(sk) > 0) {
+			X509 *x = sk_X509_pop(sk);
+
+			if (!sk_X509_push(*more, x))
+				X509_free(x);
+		}
+		sk_X509_free(sk);
+	}
+	return 0;
+}
+
 void
 psm_cli_verify_summary(const psm_verify_result *res, const char *from)
 {
@@ -121,7 +145,7 @@ psm_cli_verify_summary(const psm_verify_result *res, const char *from)
 		fprintf(stderr, "p11smime: signature NOT valid: %s\n", res->failure);
 	if (res->signer_subject != NULL)
 		fprintf(stderr, "  signed by:   %s\n", res->signer_subject);
-	if (from != NULL)
+	if (from != NULL && res->signer_subject != NULL)
 		fprintf(stderr, "  from:        %s (%s)\n", from,
 		        res->from_matches ? "matches the certificate" : "NOT in the certificate");
 	if (res->anchor_subject != NULL)
@@ -253,6 +277,8 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	vp.anchors = xs;
 	vp.from = psm_msg_from(msg);
+	vp.more_certs = psm_cli_store_certs;
+	vp.more_ud = store;
 	snprintf(crl_dir, sizeof(crl_dir), "%s/crls", psm_store_path(store));
 	rp.cache_dir = crl_dir;
 	rp.at = vp.at;

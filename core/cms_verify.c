@@ -341,7 +341,7 @@ psm_verifier_finish_cms(psm_verifier *v, CMS_ContentInfo *cms, const psm_verify_
 {
 	psm_verify_result *res = NULL;
 	STACK_OF(CMS_SignerInfo) *sis;
-	STACK_OF(X509) *certs = NULL, *untrusted = NULL;
+	STACK_OF(X509) *certs = NULL, *untrusted = NULL, *keep = NULL;
 	CMS_SignerInfo *si;
 	X509 *signer = NULL;
 	X509_ALGOR *dig = NULL, *sigalg = NULL;
@@ -378,6 +378,38 @@ psm_verifier_finish_cms(psm_verifier *v, CMS_ContentInfo *cms, const psm_verify_
 	CMS_set1_signers_certs(cms, untrusted, CMS_NOINTERN);
 	ERR_clear_error();
 	CMS_SignerInfo_get0_algs(si, &pk, &signer, &dig, &sigalg);
+	if (signer == NULL && (p->more_certs != NULL || p->anchors != NULL)) {
+		/* not in the message: the anchors, then the caller's (the store) */
+		STACK_OF(X509) *more = NULL;
+
+		if (p->anchors != NULL)
+			more = X509_STORE_get1_all_certs(p->anchors);
+		if (p->more_certs != NULL)
+			p->more_certs(p->more_ud, &more);
+		if ((keep = sk_X509_new_null()) == NULL) {
+			sk_X509_pop_free(more, X509_free);
+			goto nomem;
+		}
+		for (i = 0; more != NULL && i < sk_X509_num(more); i++) {
+			X509 *x = sk_X509_value(more, i);
+
+			X509_up_ref(x);
+			if (!sk_X509_push(keep, x)) {
+				X509_free(x);
+				sk_X509_pop_free(more, X509_free);
+				goto nomem;
+			}
+			if (!sk_X509_push(untrusted, x)) {
+				sk_X509_pop_free(more, X509_free);
+				goto nomem;
+			}
+		}
+		sk_X509_pop_free(more, X509_free);
+		more = NULL;
+		CMS_set1_signers_certs(cms, untrusted, CMS_NOINTERN);
+		ERR_clear_error();
+		CMS_SignerInfo_get0_algs(si, &pk, &signer, &dig, &sigalg);
+	}
 	nid = dig != NULL ? OBJ_obj2nid(dig->algorithm) : NID_undef;
 	res->digest = OBJ_nid2sn(nid);
 	res->signature_alg = sigalg != NULL ? OBJ_nid2ln(OBJ_obj2nid(sigalg->algorithm)) : "unknown";
@@ -447,6 +479,7 @@ nomem:
 out:
 	ERR_clear_error();
 	sk_X509_free(untrusted);
+	sk_X509_pop_free(keep, X509_free);
 	sk_X509_pop_free(certs, X509_free);
 	psm_verify_result_free(res);
 	return r;

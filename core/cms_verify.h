@@ -27,6 +27,11 @@ typedef struct psm_verify_params {
 	const char *from;           /* the message's From: address, or NULL */
 	const psm_revocation_params *revocation;  /* borrowed: revocation checks of the
 	                               signer's chain (at 0: this at), or NULL: off */
+	/* when the message lacks the signer's certificate: the anchors are
+	 * searched, then more_certs appends other candidates (the user's
+	 * store) to *more (created when NULL); may be NULL */
+	int (*more_certs)(void *ud, STACK_OF(X509) **more);
+	void *more_ud;
 } psm_verify_params;
 
 /* What the check found, for a person and for --json. */
