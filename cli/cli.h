@@ -6,6 +6,7 @@
 #include "message.h"
 #include "output.h"
 #include "settings.h"
+#include "directory.h"
 
 #include <time.h>
 
@@ -37,11 +38,35 @@ int psm_cli_setting_anchors(struct psm_cli *cli, const char **files, size_t *n, 
 
 /* Options every command accepts as well as the global position. */
 enum { PSM_OPT_MODULE = 1000, PSM_OPT_PIN_SOURCE, PSM_OPT_ALLOW_LAST, PSM_OPT_JSON,
-       PSM_OPT_TOKEN };
+       PSM_OPT_TOKEN, PSM_OPT_DIRECTORY, PSM_OPT_DIRECTORY_BIND_DN, PSM_OPT_DIRECTORY_PASSWORD,
+       PSM_OPT_DIRECTORY_CA };
 #define PSM_CLI_GLOBAL_OPTIONS \
 	{ "module", required_argument, NULL, PSM_OPT_MODULE }, \
 	{ "pin-source", required_argument, NULL, PSM_OPT_PIN_SOURCE }, \
 	{ "allow-last-pin-try", no_argument, NULL, PSM_OPT_ALLOW_LAST }
+
+/* The LDAP directory options of encrypt, sign-encrypt and certs find. */
+#define PSM_CLI_DIRECTORY_OPTIONS \
+	{ "directory", required_argument, NULL, PSM_OPT_DIRECTORY }, \
+	{ "directory-bind-dn", required_argument, NULL, PSM_OPT_DIRECTORY_BIND_DN }, \
+	{ "directory-password-source", required_argument, NULL, PSM_OPT_DIRECTORY_PASSWORD }, \
+	{ "directory-ca", required_argument, NULL, PSM_OPT_DIRECTORY_CA }
+
+struct psm_cli_dir_opts {
+	const char *urls[16];
+	size_t n;
+	int too_many;
+	const char *bind_dn, *pw_src, *ca_file;
+};
+
+/* Handle one of PSM_CLI_DIRECTORY_OPTIONS; returns 1 when c was one. */
+int psm_cli_directory_option(struct psm_cli_dir_opts *o, int c, const char *arg);
+
+/* The directories of o (or, when o names none, of the settings file),
+ * bound with the password from its source (read and wiped here), warnings
+ * to standard error. */
+int psm_cli_open_directories(struct psm_cli *cli, const struct psm_cli_dir_opts *o,
+                             psm_directories **out);
 
 /* Handle one of PSM_CLI_GLOBAL_OPTIONS; returns 1 when c was one. */
 int psm_cli_global_option(struct psm_cli *cli, int c, const char *arg);
@@ -98,5 +123,9 @@ int psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv);
 int psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv);
 int psm_cmd_certs(struct psm_cli *cli, int argc, char **argv);
 int psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_import_p12(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_keygen(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_csr(struct psm_cli *cli, int argc, char **argv);
+int psm_cmd_import_cert(struct psm_cli *cli, int argc, char **argv);
 
 #endif

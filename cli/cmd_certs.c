@@ -167,50 +167,6 @@ select_certs(psm_store *st, const char *which, int trusted, STACK_OF(X509) **out
 	return r;
 }
 
-enum { OPT_DIRECTORY = 2000, OPT_DIRECTORY_BIND_DN, OPT_DIRECTORY_PASSWORD, OPT_DIRECTORY_CA };
-
-/* --directory and its companions, as for encrypt. */
-struct dir_opts {
-	const char *urls[16];
-	size_t n;
-	const char *bind_dn, *pw_src, *ca_file;
-};
-
-/* A password source that cannot be used is a usage error, not a token's. */
-static int
-password_source_error(void)
-{
-	char why[512];
-
-	snprintf(why, sizeof(why), "%s", psm_error_detail());
-	psm_error_set("--directory-password-source: %s", why);
-	return PSM_ERR_USAGE;
-}
-
-/* The directories of o, bound with the password from its source (wiped at
- * once: the library keeps its own copy until it is freed). */
-static int
-open_directories(const struct dir_opts *o, psm_directories **out)
-{
-	psm_directory_params dp = { o->bind_dn, NULL, 0, o->ca_file, 0, 0 };
-	psm_pin_source *src = NULL;
-	char *pw = NULL;
-	int r;
-
-	if (o->pw_src != NULL && ((r = psm_pin_source_parse(o->pw_src, &src)) < 0 ||
-	                          (r = psm_pin_source_get(src, "directory password", &pw,
-	                                                  &dp.password_len)) < 0))
-		goto out;
-	dp.password = pw;
-	r = psm_directories_new(o->urls, o->n, &dp, out);
-out:
-	if (r == PSM_ERR_PIN_SOURCE || r == PSM_ERR_PIN_UNSAFE)
-		r = password_source_error();
-	psm_pin_free(pw);
-	psm_pin_source_free(src);
-	return r;
-}
-
 /* What each directory has for addr, asked now; one that fails is a
  * warning. *total counts the certificates. */
 static int
@@ -232,7 +188,7 @@ ask_directories(psm_directories *dirs, const char *addr, STACK_OF(X509) **found,
 
 static int
 certs_find(struct psm_cli *cli, psm_store *st, const char *addr, int json,
-           const struct dir_opts *dopts)
+           const struct psm_cli_dir_opts *dopts)
 {
 	STACK_OF(X509) *tok = NULL, *mine = NULL, *far[16] = { NULL };
 	psm_directories *dirs = NULL;
@@ -241,7 +197,7 @@ certs_find(struct psm_cli *cli, psm_store *st, const char *addr, int json,
 	size_t i;
 	int r, k, total = 0;
 
-	if ((r = open_directories(dopts, &dirs)) < 0 ||
+	if ((r = psm_cli_open_directories(cli, dopts, &dirs)) < 0 ||
 	    (r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0 ||
 	    (r = psm_p11_find_encryption_certs(p11, addr, &tok)) < 0 ||
 	    (r = psm_store_find_email(st, addr, &mine)) < 0 ||
@@ -326,14 +282,11 @@ psm_cmd_certs(struct psm_cli *cli, int argc, char **argv)
 		{ "trusted", no_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "output", required_argument, NULL, 'o' },
-		{ "directory", required_argument, NULL, OPT_DIRECTORY },
-		{ "directory-bind-dn", required_argument, NULL, OPT_DIRECTORY_BIND_DN },
-		{ "directory-password-source", required_argument, NULL, OPT_DIRECTORY_PASSWORD },
-		{ "directory-ca", required_argument, NULL, OPT_DIRECTORY_CA },
+		PSM_CLI_DIRECTORY_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct dir_opts dopts;
+	struct psm_cli_dir_opts dopts;
 	const char *sub, *outpath = NULL;
 	STACK_OF(X509) *sk = NULL;
 	psm_store *st = NULL;
@@ -341,20 +294,13 @@ psm_cmd_certs(struct psm_cli *cli, int argc, char **argv)
 
 	memset(&dopts, 0, sizeof(dopts));
 	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-		if (psm_cli_global_option(cli, c, optarg))
+		if (psm_cli_global_option(cli, c, optarg) ||
+		    psm_cli_directory_option(&dopts, c, optarg))
 			continue;
 		switch (c) {
 		case 'T': trusted = 1; break;
 		case PSM_OPT_JSON: json = 1; break;
 		case 'o': outpath = optarg; break;
-		case OPT_DIRECTORY:
-			if (dopts.n == sizeof(dopts.urls) / sizeof(dopts.urls[0]))
-				return psm_cli_usage_error("certs", "too many --directory");
-			dopts.urls[dopts.n++] = optarg;
-			break;
-		case OPT_DIRECTORY_BIND_DN: dopts.bind_dn = optarg; break;
-		case OPT_DIRECTORY_PASSWORD: dopts.pw_src = optarg; break;
-		case OPT_DIRECTORY_CA: dopts.ca_file = optarg; break;
 		case 'h':
 			fputs(certs_usage, stdout);
 			return PSM_EXIT_OK;

@@ -68,7 +68,6 @@ static const char encrypt_usage[] =
 
 #define MAX_RCPT 256
 
-enum { OPT_DIRECTORY = 2000, OPT_DIRECTORY_BIND_DN, OPT_DIRECTORY_PASSWORD, OPT_DIRECTORY_CA };
 
 struct rcpt_set {
 	psm_recipient r[MAX_RCPT];
@@ -206,50 +205,6 @@ out:
 	return r;
 }
 
-static void
-dir_warn(void *userdata, const char *sentence)
-{
-	(void)userdata;
-	fprintf(stderr, "p11smime: warning: %s\n", sentence);
-}
-
-/* A password source that cannot be used is a usage error, not a token's. */
-static int
-password_source_error(void)
-{
-	char why[512];
-
-	snprintf(why, sizeof(why), "%s", psm_error_detail());
-	psm_error_set("--directory-password-source: %s", why);
-	return PSM_ERR_USAGE;
-}
-
-/* The directories of --directory, bound with the password from its source
- * (wiped at once: the library keeps its own copy until it is freed). */
-static int
-open_directories(const char *const *urls, size_t n, const char *bind_dn, const char *pw_src,
-                 const char *ca_file, psm_directories **out)
-{
-	psm_directory_params dp = { bind_dn, NULL, 0, ca_file, 0, 0 };
-	psm_pin_source *src = NULL;
-	char *pw = NULL;
-	int r;
-
-	if (pw_src != NULL && ((r = psm_pin_source_parse(pw_src, &src)) < 0 ||
-	                       (r = psm_pin_source_get(src, "directory password", &pw,
-	                                               &dp.password_len)) < 0))
-		goto out;
-	dp.password = pw;
-	if ((r = psm_directories_new(urls, n, &dp, out)) == 0)
-		psm_directories_set_warn(*out, dir_warn, NULL);
-out:
-	if (r == PSM_ERR_PIN_SOURCE || r == PSM_ERR_PIN_UNSAFE)
-		r = password_source_error();
-	psm_pin_free(pw);
-	psm_pin_source_free(src);
-	return r;
-}
-
 static int
 add_cert_file(const char *path, struct rcpt_set *rs)
 {
@@ -363,10 +318,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		{ "revocation", required_argument, NULL, 'R' },
 		{ "crl", required_argument, NULL, 'L' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "directory", required_argument, NULL, OPT_DIRECTORY },
-		{ "directory-bind-dn", required_argument, NULL, OPT_DIRECTORY_BIND_DN },
-		{ "directory-password-source", required_argument, NULL, OPT_DIRECTORY_PASSWORD },
-		{ "directory-ca", required_argument, NULL, OPT_DIRECTORY_CA },
+		PSM_CLI_DIRECTORY_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -377,9 +329,9 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	psm_revocation_params rp;
 	psm_revocation_result rev;
 	char crl_dir[4096], why[1024];
-	const char *files[64], *tos[MAX_RCPT], *anchors[16], *dir_urls[16];
-	size_t nfiles = 0, ntos = 0, nanchors = 0, ndirs = 0, i;
-	const char *bind_dn = NULL, *pw_src = NULL, *dir_ca = NULL;
+	const char *files[64], *tos[MAX_RCPT], *anchors[16];
+	size_t nfiles = 0, ntos = 0, nanchors = 0, i;
+	struct psm_cli_dir_opts dopts;
 	psm_directories *dirs = NULL;
 	const char *outpath = NULL, *inpath, *cipher = NULL, *key_uri = NULL;
 	struct rcpt_set rs;
@@ -396,13 +348,15 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	int c, fd = -1, oaep = 0, r;
 
 	memset(&rs, 0, sizeof(rs));
+	memset(&dopts, 0, sizeof(dopts));
 	memset(&ss, 0, sizeof(ss));
 	memset(&sp, 0, sizeof(sp));
 	memset(&ep, 0, sizeof(ep));
 	memset(&rp, 0, sizeof(rp));
 	rp.policy = -1;     /* not given: the settings, or soft */
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
-		if (psm_cli_global_option(cli, c, optarg))
+		if (psm_cli_global_option(cli, c, optarg) ||
+		    psm_cli_directory_option(&dopts, c, optarg))
 			continue;
 		switch (c) {
 		case 'R':
@@ -433,14 +387,6 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 				return psm_cli_usage_error(cmd, "too many --anchors");
 			anchors[nanchors++] = optarg;
 			break;
-		case OPT_DIRECTORY:
-			if (ndirs == sizeof(dir_urls) / sizeof(dir_urls[0]))
-				return psm_cli_usage_error(cmd, "too many --directory");
-			dir_urls[ndirs++] = optarg;
-			break;
-		case OPT_DIRECTORY_BIND_DN: bind_dn = optarg; break;
-		case OPT_DIRECTORY_PASSWORD: pw_src = optarg; break;
-		case OPT_DIRECTORY_CA: dir_ca = optarg; break;
 		case 'C': cipher = optarg; break;
 		case 'E': oaep = 1; break;
 		case 'o': outpath = optarg; break;
@@ -502,7 +448,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	    (r = psm_store_open(NULL, &store)) < 0 ||
 	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0 ||
 	    (r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0 ||
-	    (r = open_directories(dir_urls, ndirs, bind_dn, pw_src, dir_ca, &dirs)) < 0)
+	    (r = psm_cli_open_directories(cli, &dopts, &dirs)) < 0)
 		goto fail;
 
 	/* who gets it */
@@ -533,8 +479,16 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 			              "'p11smime certs import'", psm_msg_from(msg));
 		goto fail;
 	}
-	if ((r = pool_add_token_certs(p11, rs.pool)) < 0)
-		goto fail;
+	/* the CA certificates on the tokens, only when a chain needs them
+	 * (reading every certificate of every token is not free) */
+	for (i = 0; i < rs.n; i++) {
+		if (psm_recipient_check(rs.r[i].cert, rs.who[i], xs, rs.pool) < 0) {
+			if ((r = pool_add_token_certs(p11, rs.pool)) < 0)
+				goto fail;
+			break;
+		}
+	}
+	psm_error_clear();
 	snprintf(crl_dir, sizeof(crl_dir), "%s/crls", psm_store_path(store));
 	rp.cache_dir = crl_dir;
 	for (i = 0; i < rs.n; i++) {

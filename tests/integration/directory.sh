@@ -8,7 +8,7 @@
 # refuses the bind is a warning, never a crash.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/slapd.sh"
-plan 33
+plan 34
 slapd_require
 fixtures
 A="--anchors $PKI/anchors.pem"
@@ -181,6 +181,12 @@ check "a person with only an expired certificate: exit 1 naming them" \
 enc nina nina@example.org --directory "$DIR" $CA
 check "a person without a certificate: exit 1, 'no certificate', naming the directory asked" \
 	eval "rc_is 1 && err_one_line && err_has 'no certificate' && err_has 'nina@example.org' && err_has '$DIR'"
+
+# the settings file's directory, when no --directory is given
+fresh_home settings
+printf 'directory = %s\n' "$DIR" >"$P11SMIME_HOME/config"
+enc fromconf lena@example.org $CA
+check "'directory = URL' in the settings file is asked when --directory is not given" eval "rc_is 0 && ossl_dec fromconf lena"
 
 # ---- TLS ----
 fresh_home ldaps
