@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include <ldap.h>
+#include "ldapfn.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -264,6 +264,8 @@ psm_directory_url_parse(const char *url, psm_directory_url **out)
 		              "character", url);
 		goto fail;
 	}
+	if (psm_ldap_load() < 0)
+		goto fail;
 	{
 		LDAPDN dn = NULL;
 
@@ -546,6 +548,8 @@ dir_open(psm_directories *d, struct psm_dir *dir)
 	LDAP *ld = NULL;
 	int rc, r, tls = u->tls == PSM_DIRECTORY_LDAPS;
 
+	if ((r = psm_ldap_load()) < 0)
+		return r;
 	if ((rc = ldap_initialize(&ld, u->server)) != LDAP_SUCCESS) {
 		psm_error_set("directory %s: %s", u->url, ldap_err2string(rc));
 		return PSM_ERR_IO;
