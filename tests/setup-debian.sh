@@ -6,7 +6,6 @@ set -euo pipefail
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config xz-utils
 	libssl-dev openssl            # CMS, X.509, ciphers
-	libp11-dev                    # PKCS#11 keys as EVP_PKEYs
 	libp11-kit-dev p11-kit p11-kit-modules  # module registry, RFC 7512 URIs
 	opensc                        # pkcs11-tool (fixtures) and the card driver
 	softhsm2                      # the embedded token for tests and the demo
