@@ -38,6 +38,14 @@ static const char usage_text[] =
 "  certs list|import|export|find|remove|trust|untrust\n"
 "                         the certificate store: people to encrypt to, CAs to trust\n"
 "  inspect [--json] [IN]  what a message is, layer by layer, without a key\n"
+"  import-p12 FILE [--token URI] [--label L] [--pass-source SRC]\n"
+"                         put a key and certificate from a PKCS#12 file on a token\n"
+"  keygen --type TYPE --label L [--token URI] [--usage U] [--always-auth]\n"
+"                         make a key pair on a token\n"
+"  csr --key URI --email ADDR [--name NAME] [-o OUT]\n"
+"                         a certificate request for a token key, for your CA\n"
+"  import-cert FILE [--token URI] [--email ADDR]\n"
+"                         put the certificate your CA issued next to its key\n"
 "\n"
 "Global options (also accepted after the command):\n"
 "  --module PATH          use this PKCS#11 module only (default: every module\n"
@@ -263,6 +271,14 @@ main(int argc, char **argv)
 		rc = psm_cmd_certs(&cli, argc, argv);
 	else if (strcmp(cmd, "inspect") == 0)
 		rc = psm_cmd_inspect(&cli, argc, argv);
+	else if (strcmp(cmd, "import-p12") == 0)
+		rc = psm_cmd_import_p12(&cli, argc, argv);
+	else if (strcmp(cmd, "keygen") == 0)
+		rc = psm_cmd_keygen(&cli, argc, argv);
+	else if (strcmp(cmd, "csr") == 0)
+		rc = psm_cmd_csr(&cli, argc, argv);
+	else if (strcmp(cmd, "import-cert") == 0)
+		rc = psm_cmd_import_cert(&cli, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		fputs(usage_text, stdout);
 		rc = PSM_EXIT_OK;
