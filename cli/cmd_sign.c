@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "chain.h"
 #include "message.h"
+#include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
 
 static const char sign_usage[] =
 "Usage: p11smime sign [--key URI] [--opaque] [--digest sha256|sha384|sha512] [--pss]\n"
@@ -74,6 +77,38 @@ psm_signer_setup_clear(struct psm_signer_setup *ss)
 	memset(ss, 0, sizeof(*ss));
 }
 
+/* Does the chain end at a root: is the top certificate self-signed, or
+ * was its issuer (the root, which a chain leaves out) in the pool? */
+static int
+chain_complete(X509 *signer, STACK_OF(X509) *chain, STACK_OF(X509) *pool)
+{
+	X509 *top = sk_X509_num(chain) > 0 ? sk_X509_value(chain, sk_X509_num(chain) - 1) : signer;
+	int i, found = X509_check_issued(top, top) == X509_V_OK;
+
+	for (i = 0; !found && pool != NULL && i < sk_X509_num(pool); i++)
+		found = X509_check_issued(sk_X509_value(pool, i), top) == X509_V_OK;
+	ERR_clear_error();
+	return found;
+}
+
+/* The certificates of the user's store (remembered and trusted), for
+ * intermediates the token does not hold (a PIV card holds none). */
+static int
+add_store_certs(STACK_OF(X509) **pool)
+{
+	psm_store *st = NULL;
+	int r;
+
+	if (psm_store_open(NULL, &st) < 0)
+		return 0;       /* no store: nothing to add */
+	if (*pool == NULL && (*pool = sk_X509_new_null()) == NULL)
+		r = PSM_ERR_NOMEM;
+	else
+		r = psm_cli_store_certs(st, pool);
+	psm_store_free(st);
+	return r;
+}
+
 int
 psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char *key_uri,
                     struct psm_signer_setup *ss, psm_sign_params *sp)
@@ -100,10 +135,19 @@ psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char 
 		psm_error_set("the key %s may not sign (it is for decryption only)", key_uri);
 		return PSM_ERR_KEY_USAGE;
 	}
-	/* the chain: the issuers on the token and from --certfile */
+	/* the chain: the issuers on the token and from --certfile, then,
+	 * when that does not reach a root, the user's store */
 	if ((r = psm_p11_token_issuers(p11, psm_key_get_info(ss->key)->slot, psm_key_cert(ss->key),
 	                               &ss->pool)) < 0 ||
 	    (r = psm_chain_build(psm_key_cert(ss->key), ss->pool, &ss->chain)) < 0)
+		return r;
+	if (!chain_complete(psm_key_cert(ss->key), ss->chain, ss->pool) &&
+	    (r = add_store_certs(&ss->pool)) == 0) {
+		sk_X509_pop_free(ss->chain, X509_free);
+		ss->chain = NULL;
+		r = psm_chain_build(psm_key_cert(ss->key), ss->pool, &ss->chain);
+	}
+	if (r < 0)
 		return r;
 	sp->signer = psm_key_cert(ss->key);
 	sp->chain = ss->chain;

@@ -3,7 +3,7 @@
 # type, detached and opaque, 7bit/8bit/binary bodies, LF and CRLF input,
 # checked by p11smime verify and openssl cms; and the negative twins.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 49
+plan 51
 fixtures
 A="--anchors $PKI/anchors.pem"
 cat "$PKI/anchors.pem" >"$TMP/root.pem"
@@ -59,6 +59,19 @@ roundtrip "always-authenticate PIV key, chosen by From:" pat pat@example.org "" 
 	--certfile "$PKI/intermediate-ca.cert.pem"
 roundtrip "always-authenticate PIV key, opaque" pato pat@example.org "" "$PIV_PIN" 7bit crlf --opaque \
 	--certfile "$PKI/intermediate-ca.cert.pem"
+
+# a PIV card holds no CA certificates: the intermediate comes from the user's store
+mkmsg "$TMP/pivstore.eml" pat@example.org 7bit lf
+RC=0; "$P11SMIME" --module "$MODULE" --pin-source "$PIV_PIN" sign -o "$TMP/pivstore.nostore" \
+	"$TMP/pivstore.eml" 2>"$TMP/err" || RC=$?
+RC2=0; openssl cms -verify -in "$TMP/pivstore.nostore" -CAfile "$TMP/root.pem" -out /dev/null 2>/dev/null || RC2=$?
+check "without --certfile or the store, a PIV signature lacks its intermediate (openssl cannot chain it)" \
+	sh -c "[ $RC -eq 0 ] && [ $RC2 -ne 0 ]"
+"$P11SMIME" certs import "$PKI/intermediate-ca.cert.pem" >/dev/null 2>&1
+signs pivstore pat@example.org "" "$PIV_PIN"
+RC2=0; openssl cms -verify -in "$TMP/pivstore.signed" -CAfile "$TMP/root.pem" -out /dev/null 2>/dev/null || RC2=$?
+check "...with the intermediate in the user's store, it is sent along and openssl verifies" \
+	sh -c "[ $RC -eq 0 ] && [ $RC2 -eq 0 ]"
 
 check "the 8-bit body was made quoted-printable" grep -q 'Content-Transfer-Encoding: quoted-printable' "$TMP/alice8.signed"
 check "\"From \" at a line start is protected" grep -q '^=46rom the start' "$TMP/alice8.signed"
