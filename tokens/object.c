@@ -402,6 +402,24 @@ struct tok_cert {
 	psm_certinfo *ci;
 };
 
+/* A CA certificate that is only for certificates and CRLs: not a
+ * person's, even when its key is hidden before login. (Some people's
+ * self-signed certificates say CA:TRUE but allow signing or encryption,
+ * or have no key usage and an e-mail address.) */
+static int
+pure_ca(const struct tok_cert *c)
+{
+	uint32_t ku = X509_get_key_usage(c->x509);
+
+	if (!c->ci->is_ca)
+		return 0;
+	if (ku != UINT32_MAX)
+		return !(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION | KU_KEY_ENCIPHERMENT |
+		               KU_KEY_AGREEMENT | KU_DATA_ENCIPHERMENT));
+	/* no key usage: a person's when it carries an e-mail address */
+	return c->ci->emails == NULL || c->ci->emails[0] == NULL;
+}
+
 static char *
 label_dup(const struct attrs *t)
 {
@@ -1057,7 +1075,7 @@ again:
 	}
 	if (!logged && s->info.login_required) {
 		for (i = 0; i < ncerts; i++)
-			if (!used[i] && !certs[i].ci->is_ca &&
+			if (!used[i] && !pure_ca(&certs[i]) &&
 			    (r = add_cert_entry(list, s, &certs[i])) < 0)
 				goto out;
 	}
