@@ -176,8 +176,8 @@ any_usable(STACK_OF(X509) *certs)
 	return 0;
 }
 
-/* Find addr's certificate: the tokens first, then the store, then (when
- * neither has a usable one) the directories. */
+/* Find addr's certificate: the tokens first, then (when they have no
+ * usable one) the store, then the directories. */
 static int
 lookup(psm_p11 *p11, psm_store *st, psm_directories *dirs, const char *addr,
        struct rcpt_set *rs)
@@ -188,7 +188,8 @@ lookup(psm_p11 *p11, psm_store *st, psm_directories *dirs, const char *addr,
 
 	if ((r = psm_p11_find_encryption_certs(p11, addr, &cands)) < 0)
 		return r;
-	if ((r = psm_store_find_email(st, addr, &more)) < 0 || (r = move_certs(cands, more)) < 0)
+	if (!any_usable(cands) &&
+	    ((r = psm_store_find_email(st, addr, &more)) < 0 || (r = move_certs(cands, more)) < 0))
 		goto out;
 	if (psm_directories_count(dirs) > 0 && !any_usable(cands)) {
 		sk_X509_pop_free(more, X509_free);
@@ -241,32 +242,23 @@ add_cert_file(const char *path, struct rcpt_set *rs)
 
 /* CA certificates on the tokens help to build recipients' chains. */
 static int
-pool_add_token_certs(psm_p11 *p11, STACK_OF(X509) *pool)
+pool_add_token_issuers(psm_p11 *p11, struct rcpt_set *rs)
 {
-	size_t i;
+	size_t i, k;
 	int r;
 
-	for (i = 0; i < psm_p11_slot_count(p11); i++) {
-		const psm_slot_info *s = psm_p11_slot(p11, i);
-		STACK_OF(X509) *certs = NULL;
+	/* found by subject on each token: only those certificates are read */
+	for (k = 0; k < rs->n; k++) {
+		for (i = 0; i < psm_p11_slot_count(p11); i++) {
+			const psm_slot_info *s = psm_p11_slot(p11, i);
 
-		if (!s->token_present || s->duplicate)
-			continue;
-		if (psm_p11_token_certs(p11, s, &certs) < 0)
-			continue;   /* a token we cannot read adds nothing */
-		r = 0;
-		while (sk_X509_num(certs) > 0) {
-			X509 *x = sk_X509_pop(certs);
-
-			if (!sk_X509_push(pool, x)) {
-				X509_free(x);
-				r = PSM_ERR_NOMEM;
-			}
+			if (!s->token_present || s->duplicate)
+				continue;
+			if ((r = psm_p11_token_issuers(p11, s, rs->r[k].cert, &rs->pool)) == PSM_ERR_NOMEM)
+				return r;
 		}
-		sk_X509_free(certs);
-		if (r < 0)
-			return r;
 	}
+	psm_error_clear();
 	return 0;
 }
 
@@ -483,7 +475,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	 * (reading every certificate of every token is not free) */
 	for (i = 0; i < rs.n; i++) {
 		if (psm_recipient_check(rs.r[i].cert, rs.who[i], xs, rs.pool) < 0) {
-			if ((r = pool_add_token_certs(p11, rs.pool)) < 0)
+			if ((r = pool_add_token_issuers(p11, &rs)) < 0)
 				goto fail;
 			break;
 		}

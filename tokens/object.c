@@ -1276,26 +1276,35 @@ nomem:
 }
 
 int
-psm_p11_find_key_for_email(psm_p11 *p11, const char *email, int for_signing, char **uri_out)
+psm_p11_list_public_for_email(psm_p11 *p11, const char *email, psm_key_list **out)
 {
 	psm_pin_source *saved = p11->pin_source;
 	struct want want = { NULL, NULL };
+	size_t i;
+	int r;
+
+	/* certificates are public: look without logging in anywhere, parsing
+	 * only those whose bytes mention the address (an ASCII one: others
+	 * are compared after parsing) */
+	for (i = 0; email[i] != '\0' && (unsigned char)email[i] < 0x80; i++)
+		;
+	want.email = email[i] == '\0' ? email : NULL;
+	p11->pin_source = NULL;
+	r = list_keys(p11, NULL, &want, out);
+	p11->pin_source = saved;
+	return r;
+}
+
+int
+psm_p11_find_key_for_email(psm_p11 *p11, const char *email, int for_signing, char **uri_out)
+{
 	psm_key_list *list = NULL;
 	const psm_key_info *best = NULL;
 	size_t i, e;
 	int r;
 
 	*uri_out = NULL;
-	/* certificates are public: look without logging in anywhere, parsing
-	 * only those whose bytes mention the address (an ASCII one: others
-	 * are compared after parsing, as before) */
-	for (i = 0; email[i] != '\0' && (unsigned char)email[i] < 0x80; i++)
-		;
-	want.email = email[i] == '\0' ? email : NULL;
-	p11->pin_source = NULL;
-	r = list_keys(p11, NULL, &want, &list);
-	p11->pin_source = saved;
-	if (r < 0)
+	if ((r = psm_p11_list_public_for_email(p11, email, &list)) < 0)
 		return r;
 	for (i = 0; i < psm_key_list_count(list); i++) {
 		const psm_key_info *k = psm_key_list_get(list, i);

@@ -71,6 +71,11 @@ int psm_slot_matches(const struct psm_slot *slot, P11KitUri *uri);
 /* Parse a pkcs11: URI, refusing pin-value. *out freed with p11_kit_uri_free. */
 int psm_uri_parse(const char *s, P11KitUri **out);
 
+/* The pairs on every token, looked at without logging in, parsing only
+ * the certificates whose bytes mention email (they may still not carry
+ * it: compare after). */
+int psm_p11_list_public_for_email(psm_p11 *p11, const char *email, psm_key_list **out);
+
 /* The URI of an object (class + id + label) on slot's token; malloc'd. */
 char *psm_uri_for_object(const struct psm_slot *slot, CK_OBJECT_CLASS cls,
                          const unsigned char *id, size_t id_len, const char *label);

@@ -88,7 +88,7 @@ psm_p11_find_encryption_certs(psm_p11 *p11, const char *email, STACK_OF(X509) **
 	int r;
 
 	*out = NULL;
-	if ((r = list_public(p11, NULL, &list)) < 0)
+	if ((r = psm_p11_list_public_for_email(p11, email, &list)) < 0)
 		return r;
 	if ((*out = sk_X509_new_null()) == NULL) {
 		psm_key_list_free(list);
