@@ -13,10 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#define OPT_NO_AIA 2000
+
 static const char decrypt_usage[] =
 "Usage: p11smime decrypt [--key URI | --token URI] [--anchors FILE]... [--at TIME] [--allow-weak]\n"
 "                        [--require-authenticated] [--revocation off|soft|hard] [--crl FILE]...\n"
-"                        [--json] [-o OUT] [IN]\n"
+"                        [--no-aia] [--json] [-o OUT] [IN]\n"
 "\n"
 "Decrypt the S/MIME message IN (default: standard input) with a private key\n"
 "on a token and write the message with its decrypted body to OUT (default:\n"
@@ -35,6 +37,8 @@ static const char decrypt_usage[] =
 "  --allow-weak     accept an inner SHA-1 signature\n"
 "  --revocation off|soft|hard, --crl FILE\n"
 "                   revocation checks of an inner signer (see 'p11smime verify --help')\n"
+"  --no-aia         do not fetch a missing issuer of an inner signer from the URL\n"
+"                   its certificate names (AIA caIssuers)\n"
 "  --require-authenticated\n"
 "                   fail (exit 1) when the content is neither AES-GCM nor covered\n"
 "                   by a valid signature: AES-CBC alone does not detect changes\n"
@@ -147,6 +151,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 		{ "require-authenticated", no_argument, NULL, 'A' },
 		{ "revocation", required_argument, NULL, 'R' },
 		{ "crl", required_argument, NULL, 'L' },
+		{ "no-aia", no_argument, NULL, OPT_NO_AIA },
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -157,7 +162,8 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	const psm_settings *settings = NULL;
 	const char *outpath = NULL, *inpath;
 	psm_revocation_params rp;
-	char crl_dir[4096];
+	psm_aia_params aia;
+	char crl_dir[4096], aia_dir[4096];
 	struct finder f;
 	psm_decrypt_info info;
 	psm_verify_params vp;
@@ -175,6 +181,8 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	memset(&info, 0, sizeof(info));
 	memset(&rp, 0, sizeof(rp));
 	rp.policy = -1;
+	memset(&aia, 0, sizeof(aia));
+	aia.enabled = 1;
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
@@ -202,6 +210,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 			break;
 		case 'w': vp.allow_weak = 1; break;
 		case 'A': require_auth = 1; break;
+		case OPT_NO_AIA: aia.enabled = 0; break;
 		case PSM_OPT_JSON: json = 1; break;
 		case 'o': outpath = optarg; break;
 		case 'h':
@@ -234,6 +243,9 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	rp.cache_dir = crl_dir;
 	rp.at = vp.at;
 	vp.revocation = &rp;
+	snprintf(aia_dir, sizeof(aia_dir), "%s/aia", psm_store_path(store));
+	aia.cache_dir = aia_dir;
+	vp.aia = &aia;
 	if ((r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0)
 		goto fail;
 	f.p11 = p11;

@@ -22,7 +22,7 @@ static const char encrypt_usage[] =
 "Usage: p11smime encrypt [--recipient-cert FILE]... [--to ADDR]... [--cipher NAME]\n"
 "                        [--oaep] [--anchors FILE]... [--directory URL]...\n"
 "                        [--directory-bind-dn DN --directory-password-source SRC]\n"
-"                        [--directory-ca FILE] [-o OUT] [IN]\n"
+"                        [--directory-ca FILE] [--no-aia] [-o OUT] [IN]\n"
 "       p11smime sign-encrypt [the options above] [--key URI] [--opaque]\n"
 "                        [--digest NAME] [--pss] [--certfile FILE]... [-o OUT] [IN]\n"
 "\n"
@@ -56,6 +56,9 @@ static const char encrypt_usage[] =
 "                   revoked one is refused; when nobody can tell, soft (the\n"
 "                   default) warns and hard refuses; off contacts nothing\n"
 "  --crl FILE       a CRL (PEM or DER; repeatable), used before fetching one\n"
+"  --no-aia         do not fetch a missing issuer of a recipient's certificate\n"
+"                   from the URL the certificate names (AIA caIssuers; by\n"
+"                   default fetched after the tokens and the store were asked)\n"
 "  --directory URL  an LDAP directory to ask, ldap://HOST[:PORT]/BASE-DN or\n"
 "                   ldaps://...; repeatable, asked in order. ldap:// uses\n"
 "                   StartTLS when the server offers it (always, with the\n"
@@ -67,6 +70,7 @@ static const char encrypt_usage[] =
 "  -o OUT           the output file\n";
 
 #define MAX_RCPT 256
+#define OPT_NO_AIA 2000
 
 
 struct rcpt_set {
@@ -309,6 +313,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		{ "certfile", required_argument, NULL, 'c' },
 		{ "revocation", required_argument, NULL, 'R' },
 		{ "crl", required_argument, NULL, 'L' },
+		{ "no-aia", no_argument, NULL, OPT_NO_AIA },
 		{ "output", required_argument, NULL, 'o' },
 		PSM_CLI_DIRECTORY_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
@@ -320,7 +325,8 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	size_t ncrls = 0;
 	psm_revocation_params rp;
 	psm_revocation_result rev;
-	char crl_dir[4096], why[1024];
+	psm_aia_params aia;
+	char crl_dir[4096], aia_dir[4096], why[1024];
 	const char *files[64], *tos[MAX_RCPT], *anchors[16];
 	size_t nfiles = 0, ntos = 0, nanchors = 0, i;
 	struct psm_cli_dir_opts dopts;
@@ -346,6 +352,8 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	memset(&ep, 0, sizeof(ep));
 	memset(&rp, 0, sizeof(rp));
 	rp.policy = -1;     /* not given: the settings, or soft */
+	memset(&aia, 0, sizeof(aia));
+	aia.enabled = 1;
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg) ||
 		    psm_cli_directory_option(&dopts, c, optarg))
@@ -381,6 +389,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 			break;
 		case 'C': cipher = optarg; break;
 		case 'E': oaep = 1; break;
+		case OPT_NO_AIA: aia.enabled = 0; break;
 		case 'o': outpath = optarg; break;
 		case 'k': case 'O': case 'd': case 'P': case 'c':
 			if (!sign)
@@ -472,7 +481,8 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	}
 	/* the CA certificates on the tokens, only when a chain needs them
-	 * (reading every certificate of every token is not free) */
+	 * (reading every certificate of every token is not free), then the
+	 * store's; AIA caIssuers last (psm_recipient_check_aia) */
 	for (i = 0; i < rs.n; i++) {
 		if (psm_recipient_check(rs.r[i].cert, rs.who[i], xs, rs.pool) < 0) {
 			if ((r = pool_add_token_issuers(p11, &rs)) < 0)
@@ -480,12 +490,27 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 			break;
 		}
 	}
+	for (; i < rs.n; i++) {
+		if (psm_recipient_check(rs.r[i].cert, rs.who[i], xs, rs.pool) < 0) {
+			STACK_OF(X509) *more = NULL;
+
+			r = psm_cli_store_certs(store, &more);
+			if (r == 0)
+				r = move_certs(rs.pool, more);
+			sk_X509_pop_free(more, X509_free);
+			if (r < 0)
+				goto fail;
+			break;
+		}
+	}
 	psm_error_clear();
 	snprintf(crl_dir, sizeof(crl_dir), "%s/crls", psm_store_path(store));
 	rp.cache_dir = crl_dir;
+	snprintf(aia_dir, sizeof(aia_dir), "%s/aia", psm_store_path(store));
+	aia.cache_dir = aia_dir;
 	for (i = 0; i < rs.n; i++) {
-		if ((r = psm_recipient_check_revocation(rs.r[i].cert, rs.who[i], xs, rs.pool, &rp,
-		                                        &rev)) < 0)
+		if ((r = psm_recipient_check_aia(rs.r[i].cert, rs.who[i], xs, rs.pool, &rp,
+		                                 aia.enabled ? &aia : NULL, &rev)) < 0)
 			goto fail;
 		if (rev.status == PSM_REV_UNKNOWN && rev.sources > 0) {
 			char what[700];

@@ -11,8 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#define OPT_NO_AIA 2000
+
 static const char inspect_usage[] =
-"Usage: p11smime inspect [--anchors FILE]... [--at TIME] [--allow-weak] [--json] [IN]\n"
+"Usage: p11smime inspect [--anchors FILE]... [--at TIME] [--allow-weak] [--no-aia]\n"
+"                        [--json] [IN]\n"
 "\n"
 "Show what the message IN (default: standard input) is, without any key:\n"
 "each signed layer (signed by whom, with which algorithms, and whether the\n"
@@ -24,6 +27,8 @@ static const char inspect_usage[] =
 "  --anchors FILE  trust anchors for judging signatures (PEM; repeatable)\n"
 "  --at TIME       judge signatures as of TIME\n"
 "  --allow-weak    accept SHA-1 signatures\n"
+"  --no-aia        do not fetch a missing issuer of a signer from the URL its\n"
+"                  certificate names (AIA caIssuers)\n"
 "  --json          the layers as JSON on standard output\n";
 
 static void
@@ -131,6 +136,7 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 		{ "anchors", required_argument, NULL, 'a' },
 		{ "at", required_argument, NULL, 't' },
 		{ "allow-weak", no_argument, NULL, 'w' },
+		{ "no-aia", no_argument, NULL, OPT_NO_AIA },
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -138,6 +144,8 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 	const char *anchors[16];
 	size_t nanchors = 0;
 	psm_verify_params vp;
+	psm_aia_params aia;
+	char aia_dir[4096];
 	psm_inspection *in = NULL;
 	psm_store *store = NULL;
 	X509_STORE *xs = NULL;
@@ -145,6 +153,8 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 	int c, json = 0, fd = -1, r;
 
 	memset(&vp, 0, sizeof(vp));
+	memset(&aia, 0, sizeof(aia));
+	aia.enabled = 1;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
@@ -160,6 +170,7 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 				                           "(2020-02-19T20:39:07Z) or @EPOCH, not '%s'", optarg);
 			break;
 		case 'w': vp.allow_weak = 1; break;
+		case OPT_NO_AIA: aia.enabled = 0; break;
 		case PSM_OPT_JSON: json = 1; break;
 		case 'h':
 			fputs(inspect_usage, stdout);
@@ -182,6 +193,9 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 	vp.more_certs = psm_cli_store_certs;
 	vp.more_ud = store;
 	vp.from = psm_msg_from(msg);
+	snprintf(aia_dir, sizeof(aia_dir), "%s/aia", psm_store_path(store));
+	aia.cache_dir = aia_dir;
+	vp.aia = &aia;
 	if ((r = psm_msg_inspect(msg, &vp, &in)) < 0)
 		goto out;
 	if (json)

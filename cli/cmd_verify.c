@@ -14,9 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define OPT_NO_AIA 2000
+
 static const char verify_usage[] =
 "Usage: p11smime verify [--anchors FILE]... [--at TIME] [--allow-weak] [--json]\n"
-"                       [--revocation off|soft|hard] [--crl FILE]... [-o OUT] [IN]\n"
+"                       [--revocation off|soft|hard] [--crl FILE]... [--no-aia]\n"
+"                       [-o OUT] [IN]\n"
 "\n"
 "Check the signature of a signed message (multipart/signed or\n"
 "application/pkcs7-mime signed-data). Exit 0 only for a valid signature by\n"
@@ -34,7 +37,9 @@ static const char verify_usage[] =
 "                  one always fails; when nobody can tell, soft (the default)\n"
 "                  warns and hard fails; off contacts nothing\n"
 "  --crl FILE      a CRL (PEM or DER; repeatable), used before fetching one\n"
-"  --json          the result as JSON on standard output (content only with -o)\n"
+"  --no-aia        do not fetch a missing issuer's certificate from the URL\n"
+"                  the certificate names (AIA caIssuers; fetched ones are kept\n"
+"                  in the store for a week)\n""  --json          the result as JSON on standard output (content only with -o)\n"
 "  -o OUT          the verified content\n";
 
 /* RFC 3339 (with Z or an offset) or @EPOCH. */
@@ -207,6 +212,7 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 		{ "allow-weak", no_argument, NULL, 'w' },
 		{ "revocation", required_argument, NULL, 'R' },
 		{ "crl", required_argument, NULL, 'L' },
+		{ "no-aia", no_argument, NULL, OPT_NO_AIA },
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -217,7 +223,8 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 	const psm_settings *settings = NULL;
 	const char *outpath = NULL, *inpath;
 	psm_revocation_params rp;
-	char crl_dir[4096];
+	psm_aia_params aia;
+	char crl_dir[4096], aia_dir[4096];
 	psm_verify_params vp;
 	psm_verify_result *res = NULL;
 	psm_store *store = NULL;
@@ -229,6 +236,8 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 	memset(&vp, 0, sizeof(vp));
 	memset(&rp, 0, sizeof(rp));
 	rp.policy = -1;
+	memset(&aia, 0, sizeof(aia));
+	aia.enabled = 1;
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
@@ -253,6 +262,7 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 				                           "(2020-02-19T20:39:07Z) or @EPOCH, not '%s'", optarg);
 			break;
 		case 'w': vp.allow_weak = 1; break;
+		case OPT_NO_AIA: aia.enabled = 0; break;
 		case PSM_OPT_JSON: json = 1; break;
 		case 'o': outpath = optarg; break;
 		case 'h':
@@ -283,6 +293,9 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 	rp.cache_dir = crl_dir;
 	rp.at = vp.at;
 	vp.revocation = &rp;
+	snprintf(aia_dir, sizeof(aia_dir), "%s/aia", psm_store_path(store));
+	aia.cache_dir = aia_dir;
+	vp.aia = &aia;
 	if ((!json || outpath != NULL) && (r = psm_outfile_open(outpath, &out)) < 0)
 		goto fail;
 	if ((r = psm_msg_verify(msg, &vp, out, &res)) < 0)

@@ -132,7 +132,7 @@ fail(psm_verify_result *res, const char *fmt, ...)
 static void
 fail(psm_verify_result *res, const char *fmt, ...)
 {
-	char buf[512];
+	char buf[1024];
 	va_list ap;
 
 	res->valid = 0;
@@ -257,58 +257,78 @@ check_revocation(STACK_OF(X509) *chain, const psm_verify_params *p, psm_verify_r
 	return 0;
 }
 
+/* The store's certificates (more_certs) into untrusted, held by *keep,
+ * unless they are there already (*keep not NULL). */
 static int
-check_chain(X509 *signer, STACK_OF(X509) *untrusted, const psm_verify_params *p,
-            psm_verify_result *res)
+add_more_certs(STACK_OF(X509) *untrusted, STACK_OF(X509) **keep, const psm_verify_params *p)
 {
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	STACK_OF(X509) *chain;
-	int ok, err;
+	STACK_OF(X509) *more = NULL;
+	int i;
 
-	if (ctx == NULL || !X509_STORE_CTX_init(ctx, p->anchors, signer, untrusted)) {
-		X509_STORE_CTX_free(ctx);
+	if (*keep != NULL || p->more_certs == NULL)
+		return 0;
+	p->more_certs(p->more_ud, &more);
+	if (more == NULL && (more = sk_X509_new_null()) == NULL)
 		return PSM_ERR_NOMEM;
+	*keep = more;
+	for (i = 0; i < sk_X509_num(more); i++)
+		if (!sk_X509_push(untrusted, sk_X509_value(more, i)))
+			return PSM_ERR_NOMEM;
+	return 0;
+}
+
+static int
+check_chain(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509) **keep,
+            const psm_verify_params *p, psm_verify_result *res)
+{
+	STACK_OF(X509) *chain = NULL;
+	char why[600] = "";
+	int err, r;
+
+	/* the message's certificates and the caller's; when an issuer is
+	 * missing, the store's, then what AIA caIssuers URLs give */
+	if ((r = psm_aia_verify(p->anchors, signer, untrusted, X509_PURPOSE_SMIME_SIGN, p->at,
+	                        NULL, &chain, &err, why, sizeof(why))) < 0)
+		return r;
+	if (chain == NULL && psm_aia_missing_issuer(err) &&
+	    ((p->more_certs != NULL && *keep == NULL) || (p->aia != NULL && p->aia->enabled))) {
+		if ((r = add_more_certs(untrusted, keep, p)) < 0 ||
+		    (r = psm_aia_verify(p->anchors, signer, untrusted, X509_PURPOSE_SMIME_SIGN,
+		                        p->at, p->aia, &chain, &err, why, sizeof(why))) < 0)
+			return r;
 	}
-	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
-	if (p->at != 0)
-		X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), p->at);
-	ok = X509_verify_cert(ctx);
-	if (ok == 1) {
-		chain = X509_STORE_CTX_get0_chain(ctx);
-		if (chain != NULL && sk_X509_num(chain) > 0)
+	if (chain != NULL) {
+		if (sk_X509_num(chain) > 0)
 			res->anchor_subject = name_string(X509_get_subject_name(
 				sk_X509_value(chain, sk_X509_num(chain) - 1)));
-		if ((err = check_revocation(chain, p, res)) < 0) {
-			X509_STORE_CTX_free(ctx);
-			return err;
-		}
-	} else {
-		err = X509_STORE_CTX_get_error(ctx);
-		switch (err) {
-		case X509_V_ERR_CERT_HAS_EXPIRED:
-			fail(res, "the signer's certificate (or one in its chain) had expired %s",
-			     p->at != 0 ? "at the given time" : "");
-			break;
-		case X509_V_ERR_CERT_NOT_YET_VALID:
-			fail(res, "the signer's certificate was not yet valid");
-			break;
-		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-		case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-			fail(res, "the signer's certificate does not chain to a trusted anchor (%s); "
-			     "give the CA with --anchors or trust it", X509_verify_cert_error_string(err));
-			break;
-		case X509_V_ERR_INVALID_PURPOSE:
-			fail(res, "the signer's certificate is not for e-mail signing "
-			     "(key usage or extended key usage)");
-			break;
-		default:
-			fail(res, "the signer's certificate chain is not valid: %s",
-			     X509_verify_cert_error_string(err));
-		}
+		r = check_revocation(chain, p, res);
+		sk_X509_pop_free(chain, X509_free);
+		return r;
 	}
-	X509_STORE_CTX_free(ctx);
+	switch (err) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		fail(res, "the signer's certificate (or one in its chain) had expired %s",
+		     p->at != 0 ? "at the given time" : "");
+		break;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		fail(res, "the signer's certificate was not yet valid");
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		fail(res, "the signer's certificate does not chain to a trusted anchor (%s%s%s); "
+		     "give the CA with --anchors or trust it", X509_verify_cert_error_string(err),
+		     why[0] != '\0' ? "; " : "", why);
+		break;
+	case X509_V_ERR_INVALID_PURPOSE:
+		fail(res, "the signer's certificate is not for e-mail signing "
+		     "(key usage or extended key usage)");
+		break;
+	default:
+		fail(res, "the signer's certificate chain is not valid: %s%s%s",
+		     X509_verify_cert_error_string(err), why[0] != '\0' ? "; " : "", why);
+	}
 	return 0;
 }
 
@@ -464,7 +484,7 @@ psm_verifier_finish_cms(psm_verifier *v, CMS_ContentInfo *cms, const psm_verify_
 			fail(res, "the signature is not valid for the signer's key");
 	}
 	ERR_clear_error();
-	if ((r = check_chain(signer, untrusted, p, res)) < 0 ||
+	if ((r = check_chain(signer, untrusted, &keep, p, res)) < 0 ||
 	    (r = check_from(signer, p->from, res)) < 0)
 		goto out;
 done:

@@ -6,7 +6,9 @@
  * is checked at the end: signature over the signed attributes, the
  * messageDigest against what was hashed, weak digests, the signer's chain
  * to the anchors at a given time, key usage and emailProtection, and the
- * From: address against the certificate.
+ * From: address against the certificate. The chain is built from the
+ * message's certificates and the caller's; when an issuer is missing,
+ * from the store's (more_certs), then from AIA caIssuers (aia.h).
  */
 #ifndef P11SMIME_CMS_VERIFY_H
 #define P11SMIME_CMS_VERIFY_H
@@ -17,6 +19,7 @@
 #include <openssl/cms.h>
 #include <openssl/x509.h>
 
+#include "aia.h"
 #include "revocation.h"
 
 typedef struct psm_verify_params {
@@ -32,6 +35,11 @@ typedef struct psm_verify_params {
 	 * store) to *more (created when NULL); may be NULL */
 	int (*more_certs)(void *ud, STACK_OF(X509) **more);
 	void *more_ud;
+	/* borrowed: when the signer's chain misses an issuer, more_certs is
+	 * asked (once), then the issuers named by the certificates' AIA
+	 * caIssuers URLs are fetched under these (see aia.h); NULL: nothing
+	 * is fetched */
+	const psm_aia_params *aia;
 } psm_verify_params;
 
 /* What the check found, for a person and for --json. */

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "recipients.h"
+#include "aia.h"
 #include "error.h"
 
 #include <stdio.h>
@@ -44,14 +45,14 @@ psm_recipient_usable(X509 *cert)
 	       X509_cmp_current_time(X509_get0_notBefore(cert)) < 0;
 }
 
-/* rp NULL: no revocation check. */
+/* rp NULL: no revocation check; aia NULL: nothing fetched. */
 static int
 check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X509) *untrusted,
-      const psm_revocation_params *rp, psm_revocation_result *rev)
+      const psm_revocation_params *rp, const psm_aia_params *aia, psm_revocation_result *rev)
 {
-	X509_STORE_CTX *ctx;
-	char why[1024];
-	int ok, err, r = 0;
+	STACK_OF(X509) *chain = NULL;
+	char why[1024], fetch[600];
+	int err, r = 0;
 
 	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
 		psm_error_set("cannot encrypt to %s: the certificate expired; ask them for a new one",
@@ -72,15 +73,12 @@ check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X509) *untruste
 		              "(no emailProtection extended key usage)", who);
 		return PSM_ERR_VERIFY;
 	}
-	if ((ctx = X509_STORE_CTX_new()) == NULL ||
-	    !X509_STORE_CTX_init(ctx, anchors, cert, untrusted)) {
-		X509_STORE_CTX_free(ctx);
-		return PSM_ERR_NOMEM;
-	}
-	ok = X509_verify_cert(ctx);
-	err = X509_STORE_CTX_get_error(ctx);
-	if (ok == 1 && rp != NULL &&
-	    (r = psm_revocation_check_chain(X509_STORE_CTX_get0_chain(ctx), rp, rev)) == 0 &&
+	/* the chain, completed from AIA caIssuers when an issuer is missing */
+	if ((r = psm_aia_verify(anchors, cert, untrusted, 0, 0, aia, &chain, &err, fetch,
+	                        sizeof(fetch))) < 0)
+		return r;
+	if (chain != NULL && rp != NULL &&
+	    (r = psm_revocation_check_chain(chain, rp, rev)) == 0 &&
 	    psm_revocation_fails(rp, rev)) {
 		psm_revocation_explain(rev, rev->depth == 0 ? "the certificate" :
 		                       "a CA certificate of its chain", why, sizeof(why));
@@ -88,22 +86,23 @@ check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X509) *untruste
 		              rev->status == PSM_REV_UNKNOWN ? " (--revocation hard)" : "");
 		r = PSM_ERR_VERIFY;
 	}
-	X509_STORE_CTX_free(ctx);
 	ERR_clear_error();
-	if (ok == 1)
+	if (chain != NULL) {
+		sk_X509_pop_free(chain, X509_free);
 		return r;
+	}
 	switch (err) {
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 		psm_error_set("cannot encrypt to %s: the certificate does not chain to a trusted "
-		              "anchor (%s); give the CA with --anchors or trust it", who,
-		              X509_verify_cert_error_string(err));
+		              "anchor (%s%s%s); give the CA with --anchors or trust it", who,
+		              X509_verify_cert_error_string(err), fetch[0] != '\0' ? "; " : "", fetch);
 		break;
 	default:
-		psm_error_set("cannot encrypt to %s: the certificate chain is not valid: %s", who,
-		              X509_verify_cert_error_string(err));
+		psm_error_set("cannot encrypt to %s: the certificate chain is not valid: %s%s%s", who,
+		              X509_verify_cert_error_string(err), fetch[0] != '\0' ? "; " : "", fetch);
 	}
 	return PSM_ERR_VERIFY;
 }
@@ -111,7 +110,7 @@ check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X509) *untruste
 int
 psm_recipient_check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X509) *untrusted)
 {
-	return check(cert, who, anchors, untrusted, NULL, NULL);
+	return check(cert, who, anchors, untrusted, NULL, NULL, NULL);
 }
 
 int
@@ -119,9 +118,17 @@ psm_recipient_check_revocation(X509 *cert, const char *who, X509_STORE *anchors,
                                STACK_OF(X509) *untrusted, const psm_revocation_params *rp,
                                psm_revocation_result *rev)
 {
+	return psm_recipient_check_aia(cert, who, anchors, untrusted, rp, NULL, rev);
+}
+
+int
+psm_recipient_check_aia(X509 *cert, const char *who, X509_STORE *anchors,
+                        STACK_OF(X509) *untrusted, const psm_revocation_params *rp,
+                        const psm_aia_params *aia, psm_revocation_result *rev)
+{
 	memset(rev, 0, sizeof(*rev));
 	rev->reason = -1;
-	return check(cert, who, anchors, untrusted, rp, rev);
+	return check(cert, who, anchors, untrusted, rp, aia, rev);
 }
 
 int

@@ -12,6 +12,7 @@
 
 #include <openssl/x509.h>
 
+#include "aia.h"
 #include "revocation.h"
 
 /* 0 when cert may be encrypted to now: valid at the current time, RSA
@@ -29,6 +30,14 @@ int psm_recipient_check(X509 *cert, const char *who, X509_STORE *anchors,
 int psm_recipient_check_revocation(X509 *cert, const char *who, X509_STORE *anchors,
                                    STACK_OF(X509) *untrusted, const psm_revocation_params *rp,
                                    psm_revocation_result *rev);
+
+/* psm_recipient_check_revocation, with the chain completed from the AIA
+ * caIssuers URLs of its certificates under aia (NULL: nothing fetched)
+ * when an issuer is missing (see aia.h); a fetch that failed is told in
+ * the detail. */
+int psm_recipient_check_aia(X509 *cert, const char *who, X509_STORE *anchors,
+                            STACK_OF(X509) *untrusted, const psm_revocation_params *rp,
+                            const psm_aia_params *aia, psm_revocation_result *rev);
 
 /* 1 when cert could be used at all (usage and validity, no trust): to
  * choose among several certificates for one address. */

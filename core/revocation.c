@@ -4,19 +4,15 @@
 #include "revocation.h"
 #include "certinfo.h"
 #include "error.h"
+#include "http.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/http.h>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
@@ -110,27 +106,6 @@ name_text(const X509_NAME *name, char *buf, size_t len)
 	    (n = BIO_get_mem_data(b, &data)) >= 0)
 		snprintf(buf, len, "%.*s", (int)n, data);
 	BIO_free(b);
-	return buf;
-}
-
-/* The reason on OpenSSL's error queue for a person: the system's (e.g.
- * "Connection refused") when there is one, else the last; clears it. */
-static const char *
-ossl_reason(char *buf, size_t len)
-{
-	unsigned long e, last = 0, sys = 0;
-	const char *s;
-
-	while ((e = ERR_get_error()) != 0) {
-		if (ERR_SYSTEM_ERROR(e) && sys == 0)
-			sys = e;
-		last = e;
-	}
-	if (sys != 0)
-		s = strerror(ERR_GET_REASON(sys));
-	else
-		s = last != 0 ? ERR_reason_error_string(last) : NULL;
-	snprintf(buf, len, "%s", s != NULL ? s : "failed");
 	return buf;
 }
 
@@ -282,102 +257,13 @@ psm_revocation_params_load(psm_revocation_params *p, const char *setting,
 
 /* ---- HTTP ---- */
 
-/* 127.0.0.0/8, ::1 and localhost never go through a proxy. */
-static int
-is_loopback(const char *host)
-{
-	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
-	       strcmp(host, "[::1]") == 0 || strcasecmp(host, "localhost") == 0;
-}
-
-/* A connection to host:port within the deadline. OpenSSL's own connect
- * (BIO_do_connect_retry) tries a refused connection again until its
- * timeout, which would make every server that is down cost the whole
- * timeout; here a refusal ends at once. */
-static BIO *
-connect_direct(const char *host, const char *port, time_t deadline, char *why, size_t whylen)
-{
-	BIO *b = BIO_new(BIO_s_connect());
-	char name[300], reason[160];
-
-	/* an IPv6 literal needs its brackets back for BIO_parse_hostserv() */
-	snprintf(name, sizeof(name), strchr(host, ':') != NULL ? "[%s]" : "%s", host);
-	if (b == NULL || !BIO_set_conn_hostname(b, name) || !BIO_set_conn_port(b, port) ||
-	    !BIO_set_nbio(b, 1)) {
-		say(why, whylen, "cannot make a connection");
-		goto fail;
-	}
-	while (BIO_do_connect(b) <= 0) {
-		if (!BIO_should_retry(b)) {
-			say(why, whylen, "cannot connect: %s", ossl_reason(reason, sizeof(reason)));
-			goto fail;
-		}
-		if (BIO_wait(b, deadline, 100) <= 0) {
-			say(why, whylen, "cannot connect: no answer within the timeout");
-			goto fail;
-		}
-	}
-	ERR_clear_error();
-	return b;
-fail:
-	ERR_clear_error();
-	BIO_free_all(b);
-	return NULL;
-}
-
 /* GET url (req NULL) or POST req to it; the response body as a memory
- * BIO, or NULL with the reason in why. */
+ * BIO, or NULL with the reason in why (core/http.c). */
 static BIO *
 http_exchange(struct check *c, const char *url, BIO *req, const char *req_type,
               const char *resp_type, size_t max, char *why, size_t whylen)
 {
-	char *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL;
-	char full[1024], reason[160];
-	time_t deadline = time(NULL) + c->timeout;
-	int ssl = 0, left;
-	BIO *conn = NULL, *resp = NULL;
-
-	if (!OSSL_HTTP_parse_url(url, &ssl, NULL, &host, &port, NULL, &path, &query, &frag)) {
-		say(why, whylen, "the URL does not parse");
-		goto out;
-	}
-	if (ssl) {
-		/* RFC 5280 4.2.1.13 and RFC 6960 use plain HTTP: the answers are
-		 * signed; fetching over TLS would need TLS to check the TLS
-		 * server's revocation in turn */
-		say(why, whylen, "only http:// URLs are fetched");
-		goto out;
-	}
-	snprintf(full, sizeof(full), "%s%s%s", path, query != NULL ? "?" : "",
-	         query != NULL ? query : "");
-	if (!is_loopback(host) && OSSL_HTTP_adapt_proxy(NULL, NULL, host, 0) != NULL) {
-		/* through the proxy of http_proxy / no_proxy, OpenSSL connecting */
-		if (req == NULL)    /* GET, following redirections */
-			resp = OSSL_HTTP_get(url, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,
-			                     resp_type, 1, max, c->timeout);
-		else
-			resp = OSSL_HTTP_transfer(NULL, host, port, full, 0, NULL, NULL, NULL, NULL,
-			                          NULL, NULL, 0, NULL, req_type, req, resp_type, 1,
-			                          max, c->timeout, 0);
-	} else {
-		if ((conn = connect_direct(host, port, deadline, why, whylen)) == NULL)
-			goto out;
-		left = (int)(deadline - time(NULL));
-		resp = OSSL_HTTP_transfer(NULL, host, port, full, 0, NULL, NULL, conn, conn, NULL,
-		                          NULL, 0, NULL, req_type, req, resp_type, 1, max,
-		                          left > 0 ? left : 1, 0);
-	}
-	if (resp == NULL)
-		say(why, whylen, "%s", ossl_reason(reason, sizeof(reason)));
-out:
-	ERR_clear_error();
-	BIO_free_all(conn);
-	OPENSSL_free(host);
-	OPENSSL_free(port);
-	OPENSSL_free(path);
-	OPENSSL_free(query);
-	OPENSSL_free(frag);
-	return resp;
+	return psm_http_exchange(url, req, req_type, resp_type, max, c->timeout, why, whylen);
 }
 
 /* The http:// URLs of one kind in cert: OCSP responders (AIA) or CRL
@@ -732,23 +618,6 @@ crl_given(struct check *c, psm_revocation_result *res)
 	return 1;
 }
 
-static char *
-cache_path(const char *dir, const char *url)
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	char *hex, *path = NULL;
-	size_t len;
-
-	SHA256((const unsigned char *)url, strlen(url), md);
-	if ((hex = psm_hex_encode(md, sizeof(md))) == NULL)
-		return NULL;
-	len = strlen(dir) + strlen(hex) + 6;
-	if ((path = malloc(len)) != NULL)
-		snprintf(path, len, "%s/%s.crl", dir, hex);
-	free(hex);
-	return path;
-}
-
 static X509_CRL *
 cache_read(const char *path)
 {
@@ -760,29 +629,17 @@ cache_read(const char *path)
 	return crl;
 }
 
-/* Keep crl for others: a temporary file renamed over the old one, so a
- * reader never sees half a CRL. Failures only cost a later fetch. */
+/* Keep crl for others (core/http.c: written atomically). Failures only
+ * cost a later fetch. */
 static void
 cache_write(const char *dir, const char *path, X509_CRL *crl)
 {
-	char tmp[4096];
-	BIO *b;
-	int fd, ok;
+	unsigned char *der = NULL;
+	int len = i2d_X509_CRL(crl, &der);
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp) ||
-	    (fd = mkstemp(tmp)) < 0)
-		return;
-	if ((b = BIO_new_fd(fd, BIO_CLOSE)) == NULL) {
-		close(fd);
-		unlink(tmp);
-		return;
-	}
-	ok = i2d_X509_CRL_bio(b, crl) == 1 && BIO_flush(b) == 1 && fsync(fd) == 0;
-	BIO_free(b);    /* closes fd */
-	if (!ok || rename(tmp, path) < 0)
-		unlink(tmp);
+	if (len > 0)
+		psm_http_cache_write(dir, path, der, (size_t)len);
+	OPENSSL_free(der);
 	ERR_clear_error();
 }
 
@@ -792,7 +649,7 @@ static int
 crl_from_dp(struct check *c, const char *url, psm_revocation_result *res)
 {
 	const char *dir = c->p->cache_dir;
-	char *path = dir != NULL ? cache_path(dir, url) : NULL;
+	char *path = dir != NULL ? psm_http_cache_path(dir, url, "crl") : NULL;
 	char why[300], where[600];
 	X509_CRL *crl = NULL;
 	BIO *body = NULL;
