@@ -44,22 +44,6 @@ note(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* name as RFC 2253 text, as the rest of p11smime shows names */
-static const char *
-name_text(const X509_NAME *name, char *buf, size_t len)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-
-	snprintf(buf, len, "?");
-	if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
-	    (n = BIO_get_mem_data(b, &data)) >= 0)
-		snprintf(buf, len, "%.*s", (int)n, data);
-	BIO_free(b);
-	return buf;
-}
-
 int
 psm_aia_missing_issuer(int verr)
 {
@@ -189,17 +173,17 @@ issuers_of(X509 *cert, STACK_OF(X509) *cands, STACK_OF(X509) *found, char *why, 
 	ERR_clear_error();
 	if (n > 0)
 		return n;
-	name_text(X509_get_issuer_name(cert), issuer, sizeof(issuer));
+	psm_name_text(X509_get_issuer_name(cert), issuer, sizeof(issuer));
 	if (named > 0)
 		snprintf(why, whylen, "the certificate it serves is named %s but did not sign "
 		         "this one (another key)", issuer);
 	else if (sk_X509_num(cands) > 1)
 		snprintf(why, whylen, "it serves %s and %d more, none of them the issuer %s",
-		         name_text(X509_get_subject_name(sk_X509_value(cands, 0)), name, sizeof(name)),
+		         psm_name_text(X509_get_subject_name(sk_X509_value(cands, 0)), name, sizeof(name)),
 		         sk_X509_num(cands) - 1, issuer);
 	else
 		snprintf(why, whylen, "it serves %s, not the issuer %s",
-		         name_text(X509_get_subject_name(sk_X509_value(cands, 0)), name, sizeof(name)),
+		         psm_name_text(X509_get_subject_name(sk_X509_value(cands, 0)), name, sizeof(name)),
 		         issuer);
 	return 0;
 }

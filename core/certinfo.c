@@ -42,8 +42,8 @@ psm_asn1_time_to_time_t(const ASN1_TIME *t)
 	return timegm(&tm);
 }
 
-static char *
-name_oneline(const X509_NAME *name)
+char *
+psm_name_oneline(const X509_NAME *name)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *s = NULL, *data;
@@ -60,6 +60,16 @@ name_oneline(const X509_NAME *name)
 	}
 	BIO_free(bio);
 	return s;
+}
+
+const char *
+psm_name_text(const X509_NAME *name, char *buf, size_t len)
+{
+	char *s = psm_name_oneline(name);
+
+	snprintf(buf, len, "%s", s != NULL ? s : "?");
+	free(s);
+	return buf;
 }
 
 static int
@@ -259,8 +269,8 @@ psm_certinfo_new(X509 *cert, psm_certinfo **out)
 	*out = NULL;
 	if ((ci = calloc(1, sizeof(*ci))) == NULL)
 		goto out;
-	if ((ci->subject = name_oneline(X509_get_subject_name(cert))) == NULL ||
-	    (ci->issuer = name_oneline(X509_get_issuer_name(cert))) == NULL)
+	if ((ci->subject = psm_name_oneline(X509_get_subject_name(cert))) == NULL ||
+	    (ci->issuer = psm_name_oneline(X509_get_issuer_name(cert))) == NULL)
 		goto out;
 	if ((r = collect_emails(cert, &ci->emails)) < 0)
 		goto out;

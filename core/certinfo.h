@@ -42,4 +42,9 @@ time_t psm_asn1_time_to_time_t(const ASN1_TIME *t);
 /* Lower-case hex of len bytes; malloc'd. */
 char *psm_hex_encode(const unsigned char *p, size_t len);
 
+/* A name in one line, RFC 2253 order, UTF-8 kept: malloc'd (NULL when out
+ * of memory), or into buf ("?" when it cannot be printed). */
+char *psm_name_oneline(const X509_NAME *name);
+const char *psm_name_text(const X509_NAME *name, char *buf, size_t len);
+
 #endif

@@ -143,25 +143,6 @@ fail(psm_verify_result *res, const char *fmt, ...)
 	va_end(ap);
 	res->failure = strdup(buf);
 }
-
-static char *
-name_string(const X509_NAME *name)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *s = NULL, *data;
-	long n;
-
-	if (b == NULL)
-		return NULL;
-	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
-	    (n = BIO_get_mem_data(b, &data)) >= 0 && (s = malloc((size_t)n + 1)) != NULL) {
-		memcpy(s, data, (size_t)n);
-		s[n] = '\0';
-	}
-	BIO_free(b);
-	return s;
-}
-
 static const unsigned char *
 our_digest(psm_verifier *v, int nid, unsigned char *buf, unsigned *len)
 {
@@ -299,7 +280,7 @@ check_chain(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509) **keep,
 	}
 	if (chain != NULL) {
 		if (sk_X509_num(chain) > 0)
-			res->anchor_subject = name_string(X509_get_subject_name(
+			res->anchor_subject = psm_name_oneline(X509_get_subject_name(
 				sk_X509_value(chain, sk_X509_num(chain) - 1)));
 		r = check_revocation(chain, p, res);
 		sk_X509_pop_free(chain, X509_free);
@@ -441,8 +422,8 @@ psm_verifier_finish_cms(psm_verifier *v, CMS_ContentInfo *cms, const psm_verify_
 	if (!X509_up_ref(signer))
 		goto nomem;
 	res->signer = signer;
-	res->signer_subject = name_string(X509_get_subject_name(signer));
-	res->signer_issuer = name_string(X509_get_issuer_name(signer));
+	res->signer_subject = psm_name_oneline(X509_get_subject_name(signer));
+	res->signer_issuer = psm_name_oneline(X509_get_issuer_name(signer));
 	copy_capabilities(si, res);
 
 	if (nid == NID_md5) {

@@ -93,22 +93,6 @@ fmt_time(time_t t, char *buf, size_t len)
 	return buf;
 }
 
-/* name as RFC 2253 text, as the rest of p11smime shows names */
-static const char *
-name_text(const X509_NAME *name, char *buf, size_t len)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-
-	snprintf(buf, len, "?");
-	if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
-	    (n = BIO_get_mem_data(b, &data)) >= 0)
-		snprintf(buf, len, "%.*s", (int)n, data);
-	BIO_free(b);
-	return buf;
-}
-
 const char *
 psm_revocation_status_name(int status)
 {
@@ -345,7 +329,7 @@ authorised_responder(struct check *c, OCSP_BASICRESP *bs, char *why, size_t whyl
 		         "issuer nor a certificate sent with it");
 		return NULL;
 	}
-	name_text(X509_get_subject_name(x), name, sizeof(name));
+	psm_name_text(X509_get_subject_name(x), name, sizeof(name));
 	if (X509_check_issued(c->issuer, x) != X509_V_OK ||
 	    X509_verify(x, X509_get0_pubkey(c->issuer)) != 1) {
 		say(why, whylen, "the response is signed by %s, which the certificate's "
@@ -814,7 +798,7 @@ psm_revocation_check_chain(STACK_OF(X509) *chain, const psm_revocation_params *p
 			return r;
 		if (rank(&ca) <= rank(res))
 			continue;
-		name_text(X509_get_subject_name(x), subject, sizeof(subject));
+		psm_name_text(X509_get_subject_name(x), subject, sizeof(subject));
 		say(detail, sizeof(detail), "the CA certificate %s: %s", subject, ca.detail);
 		*res = ca;
 		memcpy(res->detail, detail, sizeof(res->detail));
