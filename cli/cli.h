@@ -7,6 +7,7 @@
 #include "output.h"
 #include "settings.h"
 #include "directory.h"
+#include "store.h"
 
 #include <time.h>
 
@@ -39,11 +40,48 @@ int psm_cli_setting_anchors(struct psm_cli *cli, const char **files, size_t *n, 
 /* Options every command accepts as well as the global position. */
 enum { PSM_OPT_MODULE = 1000, PSM_OPT_PIN_SOURCE, PSM_OPT_ALLOW_LAST, PSM_OPT_JSON,
        PSM_OPT_TOKEN, PSM_OPT_DIRECTORY, PSM_OPT_DIRECTORY_BIND_DN, PSM_OPT_DIRECTORY_PASSWORD,
-       PSM_OPT_DIRECTORY_CA };
+       PSM_OPT_DIRECTORY_CA, PSM_OPT_ANCHORS, PSM_OPT_AT, PSM_OPT_ALLOW_WEAK, PSM_OPT_REVOCATION,
+       PSM_OPT_CRL, PSM_OPT_NO_AIA };
 #define PSM_CLI_GLOBAL_OPTIONS \
 	{ "module", required_argument, NULL, PSM_OPT_MODULE }, \
 	{ "pin-source", required_argument, NULL, PSM_OPT_PIN_SOURCE }, \
 	{ "allow-last-pin-try", no_argument, NULL, PSM_OPT_ALLOW_LAST }
+
+/* Whom to trust and how to check a chain: verify, decrypt, inspect,
+ * encrypt and sign-encrypt (the last two without the time options). */
+#define PSM_CLI_CHAIN_OPTIONS \
+	{ "anchors", required_argument, NULL, PSM_OPT_ANCHORS }, \
+	{ "revocation", required_argument, NULL, PSM_OPT_REVOCATION }, \
+	{ "crl", required_argument, NULL, PSM_OPT_CRL }, \
+	{ "no-aia", no_argument, NULL, PSM_OPT_NO_AIA }
+#define PSM_CLI_TIME_OPTIONS \
+	{ "at", required_argument, NULL, PSM_OPT_AT }, \
+	{ "allow-weak", no_argument, NULL, PSM_OPT_ALLOW_WEAK }
+
+struct psm_cli_trust {
+	const char *anchors[16];
+	size_t nanchors;
+	const char *crls[16];
+	size_t ncrls;
+	time_t at;
+	int allow_weak;
+	psm_revocation_params rp;
+	psm_aia_params aia;
+	/* from psm_cli_trust_open() */
+	psm_store *store;
+	X509_STORE *xs;
+	char crl_dir[4096], aia_dir[4096];
+	char err[256];              /* a bad option value, for the usage error */
+};
+
+void psm_cli_trust_init(struct psm_cli_trust *t);
+/* 1 when c was one of the options above, 0 when not, -1 for a bad value
+ * (t->err says why). */
+int psm_cli_trust_option(struct psm_cli_trust *t, int c, const char *arg);
+/* The settings file's anchors and revocation policy, the store, the
+ * anchors, the CRLs; and vp (may be NULL) pointed at them. */
+int psm_cli_trust_open(struct psm_cli *cli, struct psm_cli_trust *t, psm_verify_params *vp);
+void psm_cli_trust_clear(struct psm_cli_trust *t);
 
 /* The LDAP directory options of encrypt, sign-encrypt and certs find. */
 #define PSM_CLI_DIRECTORY_OPTIONS \

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define OPT_NO_AIA 2000
 
 static const char decrypt_usage[] =
 "Usage: p11smime decrypt [--key URI | --token URI] [--anchors FILE]... [--at TIME] [--allow-weak]\n"
@@ -145,72 +144,41 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 		PSM_CLI_GLOBAL_OPTIONS,
 		{ "key", required_argument, NULL, 'k' },
 		{ "token", required_argument, NULL, PSM_OPT_TOKEN },
-		{ "anchors", required_argument, NULL, 'a' },
-		{ "at", required_argument, NULL, 't' },
-		{ "allow-weak", no_argument, NULL, 'w' },
+		PSM_CLI_CHAIN_OPTIONS,
+		PSM_CLI_TIME_OPTIONS,
 		{ "require-authenticated", no_argument, NULL, 'A' },
-		{ "revocation", required_argument, NULL, 'R' },
-		{ "crl", required_argument, NULL, 'L' },
-		{ "no-aia", no_argument, NULL, OPT_NO_AIA },
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *anchors[16], *crls[16];
-	size_t nanchors = 0, ncrls = 0;
-	const psm_settings *settings = NULL;
 	const char *outpath = NULL, *inpath;
-	psm_revocation_params rp;
-	psm_aia_params aia;
-	char crl_dir[4096], aia_dir[4096];
+	struct psm_cli_trust t;
 	struct finder f;
 	psm_decrypt_info info;
 	psm_verify_params vp;
 	psm_verify_result *res = NULL;
-	psm_store *store = NULL;
-	X509_STORE *xs = NULL;
 	psm_p11 *p11 = NULL;
 	psm_msg *msg = NULL;
 	psm_outfile *out = NULL;
 	char *inner_from = NULL;
-	int c, json = 0, require_auth = 0, fd = -1, r, rc, authentic;
+	int c, k, json = 0, require_auth = 0, fd = -1, r, rc, authentic;
 
 	memset(&f, 0, sizeof(f));
 	memset(&vp, 0, sizeof(vp));
 	memset(&info, 0, sizeof(info));
-	memset(&rp, 0, sizeof(rp));
-	rp.policy = -1;
-	memset(&aia, 0, sizeof(aia));
-	aia.enabled = 1;
+	psm_cli_trust_init(&t);
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
+		if ((k = psm_cli_trust_option(&t, c, optarg)) < 0)
+			return psm_cli_usage_error("decrypt", "%s", t.err);
+		if (k > 0)
+			continue;
 		switch (c) {
-		case 'R':
-			if ((rp.policy = psm_revocation_policy_parse(optarg)) < 0)
-				return psm_cli_usage_error("decrypt", "%s", psm_error_detail());
-			break;
-		case 'L':
-			if (ncrls == sizeof(crls) / sizeof(crls[0]))
-				return psm_cli_usage_error("decrypt", "too many --crl");
-			crls[ncrls++] = optarg;
-			break;
 		case 'k': f.key_uri = optarg; break;
 		case PSM_OPT_TOKEN: f.token_uri = optarg; break;
-		case 'a':
-			if (nanchors == sizeof(anchors) / sizeof(anchors[0]))
-				return psm_cli_usage_error("decrypt", "too many --anchors");
-			anchors[nanchors++] = optarg;
-			break;
-		case 't':
-			if (psm_cli_parse_time(optarg, &vp.at) < 0)
-				return psm_cli_usage_error("decrypt", "--at wants RFC 3339 "
-				                           "(2020-02-19T20:39:07Z) or @EPOCH, not '%s'", optarg);
-			break;
-		case 'w': vp.allow_weak = 1; break;
 		case 'A': require_auth = 1; break;
-		case OPT_NO_AIA: aia.enabled = 0; break;
 		case PSM_OPT_JSON: json = 1; break;
 		case 'o': outpath = optarg; break;
 		case 'h':
@@ -227,25 +195,9 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	if ((f.key_uri != NULL && (r = psm_p11_check_uri(f.key_uri)) < 0) ||
 	    (f.token_uri != NULL && (r = psm_p11_check_uri(f.token_uri)) < 0))
 		goto fail;
-	if ((r = psm_cli_settings(cli, &settings)) < 0 ||
-	    (r = psm_revocation_params_load(&rp, settings->revocation, crls, ncrls)) < 0)
+	if ((r = psm_cli_trust_open(cli, &t, &vp)) < 0 ||
+	    (r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0)
 		goto fail;
-	if ((r = psm_cli_setting_anchors(cli, anchors, &nanchors,
-	                                 sizeof(anchors) / sizeof(anchors[0]))) < 0 ||
-	    (r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0 ||
-	    (r = psm_store_open(NULL, &store)) < 0 ||
-	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0)
-		goto fail;
-	vp.anchors = xs;
-	vp.more_certs = psm_cli_store_certs;
-	vp.more_ud = store;
-	snprintf(crl_dir, sizeof(crl_dir), "%s/crls", psm_store_path(store));
-	rp.cache_dir = crl_dir;
-	rp.at = vp.at;
-	vp.revocation = &rp;
-	snprintf(aia_dir, sizeof(aia_dir), "%s/aia", psm_store_path(store));
-	aia.cache_dir = aia_dir;
-	vp.aia = &aia;
 	if ((r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0)
 		goto fail;
 	f.p11 = p11;
@@ -253,7 +205,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	if ((r = psm_outfile_open(outpath, &out)) < 0 ||
 	    (r = psm_msg_decrypt(msg, find_key, &f, psm_outfile_sink, out, &info)) < 0)
 		goto fail;
-	if ((r = verify_inner(out, &vp, store, &res, &inner_from)) < 0)
+	if ((r = verify_inner(out, &vp, t.store, &res, &inner_from)) < 0)
 		goto fail;
 	authentic = info.authenticated || (res != NULL && res->valid);
 	{
@@ -308,7 +260,6 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 fail:
 	rc = psm_cli_fail(r);
 out:
-	sk_X509_CRL_pop_free(rp.crls, X509_CRL_free);
 	psm_verify_result_free(res);
 	free(inner_from);
 	psm_outfile_free(out);
@@ -317,8 +268,7 @@ out:
 	free(f.uri);
 	psm_msg_free(msg);
 	psm_p11_free(p11);
-	X509_STORE_free(xs);
-	psm_store_free(store);
+	psm_cli_trust_clear(&t);
 	if (fd > STDIN_FILENO)
 		close(fd);
 	return rc;

@@ -70,7 +70,6 @@ static const char encrypt_usage[] =
 "  -o OUT           the output file\n";
 
 #define MAX_RCPT 256
-#define OPT_NO_AIA 2000
 
 
 struct rcpt_set {
@@ -305,15 +304,12 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ "cipher", required_argument, NULL, 'C' },
 		{ "oaep", no_argument, NULL, 'E' },
-		{ "anchors", required_argument, NULL, 'a' },
+		PSM_CLI_CHAIN_OPTIONS,
 		{ "key", required_argument, NULL, 'k' },
 		{ "opaque", no_argument, NULL, 'O' },
 		{ "digest", required_argument, NULL, 'd' },
 		{ "pss", no_argument, NULL, 'P' },
 		{ "certfile", required_argument, NULL, 'c' },
-		{ "revocation", required_argument, NULL, 'R' },
-		{ "crl", required_argument, NULL, 'L' },
-		{ "no-aia", no_argument, NULL, OPT_NO_AIA },
 		{ "output", required_argument, NULL, 'o' },
 		PSM_CLI_DIRECTORY_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
@@ -321,14 +317,11 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	};
 	const char *cmd = argv[0];
 	int sign = strcmp(cmd, "sign-encrypt") == 0;
-	const char *crl_files[16];
-	size_t ncrls = 0;
-	psm_revocation_params rp;
+	struct psm_cli_trust t;
 	psm_revocation_result rev;
-	psm_aia_params aia;
-	char crl_dir[4096], aia_dir[4096], why[1024];
-	const char *files[64], *tos[MAX_RCPT], *anchors[16];
-	size_t nfiles = 0, ntos = 0, nanchors = 0, i;
+	char why[1024];
+	const char *files[64], *tos[MAX_RCPT];
+	size_t nfiles = 0, ntos = 0, i;
 	struct psm_cli_dir_opts dopts;
 	psm_directories *dirs = NULL;
 	const char *outpath = NULL, *inpath, *cipher = NULL, *key_uri = NULL;
@@ -337,41 +330,29 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	psm_encrypt_params ep;
 	psm_sign_params sp;
 	psm_p11 *p11 = NULL;
-	psm_store *store = NULL;
-	X509_STORE *xs = NULL;
 	psm_msg *msg = NULL;
 	psm_outfile *out = NULL;
 	char **addrs = NULL;
 	const psm_settings *settings = NULL;
-	int c, fd = -1, oaep = 0, r;
+	int c, k, fd = -1, oaep = 0, r;
 
 	memset(&rs, 0, sizeof(rs));
 	memset(&dopts, 0, sizeof(dopts));
 	memset(&ss, 0, sizeof(ss));
 	memset(&sp, 0, sizeof(sp));
 	memset(&ep, 0, sizeof(ep));
-	memset(&rp, 0, sizeof(rp));
-	rp.policy = -1;     /* not given: the settings, or soft */
-	memset(&aia, 0, sizeof(aia));
-	aia.enabled = 1;
+	psm_cli_trust_init(&t);
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg) ||
 		    psm_cli_directory_option(&dopts, c, optarg))
 			continue;
+		if ((k = psm_cli_trust_option(&t, c, optarg)) < 0) {
+			sk_X509_pop_free(ss.pool, X509_free);
+			return psm_cli_usage_error(cmd, "%s", t.err);
+		}
+		if (k > 0)
+			continue;
 		switch (c) {
-		case 'R':
-			if ((rp.policy = psm_revocation_policy_parse(optarg)) < 0) {
-				sk_X509_pop_free(ss.pool, X509_free);
-				return psm_cli_usage_error(cmd, "%s", psm_error_detail());
-			}
-			break;
-		case 'L':
-			if (ncrls == sizeof(crl_files) / sizeof(crl_files[0])) {
-				sk_X509_pop_free(ss.pool, X509_free);
-				return psm_cli_usage_error(cmd, "too many --crl");
-			}
-			crl_files[ncrls++] = optarg;
-			break;
 		case 'r':
 			if (nfiles == sizeof(files) / sizeof(files[0]))
 				return psm_cli_usage_error(cmd, "too many --recipient-cert");
@@ -382,14 +363,8 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 				return psm_cli_usage_error(cmd, "too many --to");
 			tos[ntos++] = optarg;
 			break;
-		case 'a':
-			if (nanchors == sizeof(anchors) / sizeof(anchors[0]))
-				return psm_cli_usage_error(cmd, "too many --anchors");
-			anchors[nanchors++] = optarg;
-			break;
 		case 'C': cipher = optarg; break;
 		case 'E': oaep = 1; break;
-		case OPT_NO_AIA: aia.enabled = 0; break;
 		case 'o': outpath = optarg; break;
 		case 'k': case 'O': case 'd': case 'P': case 'c':
 			if (!sign)
@@ -431,23 +406,18 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	}
 	inpath = optind < argc ? argv[optind] : NULL;
 	if ((r = psm_cli_settings(cli, &settings)) < 0 ||
-	    (r = psm_cli_setting_anchors(cli, anchors, &nanchors,
-	                                 sizeof(anchors) / sizeof(anchors[0]))) < 0 ||
 	    (sign && (r = psm_cli_sign_settings(cli, &key_uri, &sp)) < 0))
 		goto fail;
 	if (cipher == NULL)
 		cipher = settings->cipher;
-	if ((r = psm_revocation_params_load(&rp, settings->revocation, crl_files, ncrls)) < 0)
-		goto fail;
 	if (key_uri != NULL && (r = psm_p11_check_uri(key_uri)) < 0)
 		goto fail;
 	if ((rs.pool = sk_X509_new_null()) == NULL) {
 		r = PSM_ERR_NOMEM;
 		goto fail;
 	}
-	if ((r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0 ||
-	    (r = psm_store_open(NULL, &store)) < 0 ||
-	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0 ||
+	if ((r = psm_cli_trust_open(cli, &t, NULL)) < 0 ||
+	    (r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0 ||
 	    (r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0 ||
 	    (r = psm_cli_open_directories(cli, &dopts, &dirs)) < 0)
 		goto fail;
@@ -457,7 +427,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		if ((r = add_cert_file(files[i], &rs)) < 0)
 			goto fail;
 	for (i = 0; i < ntos; i++)
-		if ((r = lookup(p11, store, dirs, tos[i], &rs)) < 0)
+		if ((r = lookup(p11, t.store, dirs, tos[i], &rs)) < 0)
 			goto fail;
 	if (nfiles == 0 && ntos == 0) {
 		if ((r = psm_msg_recipients(msg, &addrs)) < 0)
@@ -469,11 +439,11 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 			goto fail;
 		}
 		for (i = 0; addrs[i] != NULL; i++)
-			if ((r = lookup(p11, store, dirs, addrs[i], &rs)) < 0)
+			if ((r = lookup(p11, t.store, dirs, addrs[i], &rs)) < 0)
 				goto fail;
 	}
 	/* the sender, so that they can read what they sent */
-	if (psm_msg_from(msg) != NULL && (r = lookup(p11, store, dirs, psm_msg_from(msg), &rs)) < 0) {
+	if (psm_msg_from(msg) != NULL && (r = lookup(p11, t.store, dirs, psm_msg_from(msg), &rs)) < 0) {
 		if (r == PSM_ERR_VERIFY)
 			psm_error_set("no certificate of the sender %s to encrypt to (so they can read "
 			              "their own mail): put it on the token or import it with "
@@ -484,17 +454,17 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	 * (reading every certificate of every token is not free), then the
 	 * store's; AIA caIssuers last (psm_recipient_check_aia) */
 	for (i = 0; i < rs.n; i++) {
-		if (psm_recipient_check(rs.r[i].cert, rs.who[i], xs, rs.pool) < 0) {
+		if (psm_recipient_check(rs.r[i].cert, rs.who[i], t.xs, rs.pool) < 0) {
 			if ((r = pool_add_token_issuers(p11, &rs)) < 0)
 				goto fail;
 			break;
 		}
 	}
 	for (; i < rs.n; i++) {
-		if (psm_recipient_check(rs.r[i].cert, rs.who[i], xs, rs.pool) < 0) {
+		if (psm_recipient_check(rs.r[i].cert, rs.who[i], t.xs, rs.pool) < 0) {
 			STACK_OF(X509) *more = NULL;
 
-			r = psm_cli_store_certs(store, &more);
+			r = psm_cli_store_certs(t.store, &more);
 			if (r == 0)
 				r = move_certs(rs.pool, more);
 			sk_X509_pop_free(more, X509_free);
@@ -504,13 +474,9 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		}
 	}
 	psm_error_clear();
-	snprintf(crl_dir, sizeof(crl_dir), "%s/crls", psm_store_path(store));
-	rp.cache_dir = crl_dir;
-	snprintf(aia_dir, sizeof(aia_dir), "%s/aia", psm_store_path(store));
-	aia.cache_dir = aia_dir;
 	for (i = 0; i < rs.n; i++) {
-		if ((r = psm_recipient_check_aia(rs.r[i].cert, rs.who[i], xs, rs.pool, &rp,
-		                                 aia.enabled ? &aia : NULL, &rev)) < 0)
+		if ((r = psm_recipient_check_aia(rs.r[i].cert, rs.who[i], t.xs, rs.pool, &t.rp,
+		                                 t.aia.enabled ? &t.aia : NULL, &rev)) < 0)
 			goto fail;
 		if (rev.status == PSM_REV_UNKNOWN && rev.sources > 0) {
 			char what[700];
@@ -521,7 +487,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 			                                                       sizeof(why)));
 		}
 	}
-	ep.cipher = choose(store, &rs, cipher, oaep);
+	ep.cipher = choose(t.store, &rs, cipher, oaep);
 	ep.rcpt = rs.r;
 	ep.nrcpt = rs.n;
 
@@ -533,7 +499,6 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	r = 0;
 fail:
-	sk_X509_CRL_pop_free(rp.crls, X509_CRL_free);
 	psm_outfile_free(out);
 	psm_signer_setup_clear(&ss);
 	psm_mime_addr_list_free(addrs);
@@ -541,8 +506,7 @@ fail:
 	psm_msg_free(msg);
 	psm_p11_free(p11);
 	psm_directories_free(dirs);
-	X509_STORE_free(xs);
-	psm_store_free(store);
+	psm_cli_trust_clear(&t);
 	if (fd > STDIN_FILENO)
 		close(fd);
 	return r < 0 ? psm_cli_fail(r) : PSM_EXIT_OK;

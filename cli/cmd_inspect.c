@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define OPT_NO_AIA 2000
 
 static const char inspect_usage[] =
 "Usage: p11smime inspect [--anchors FILE]... [--at TIME] [--allow-weak] [--no-aia]\n"
+"                        [--revocation off|soft|hard] [--crl FILE]...\n"
 "                        [--json] [IN]\n"
 "\n"
 "Show what the message IN (default: standard input) is, without any key:\n"
@@ -27,6 +27,7 @@ static const char inspect_usage[] =
 "  --anchors FILE  trust anchors for judging signatures (PEM; repeatable)\n"
 "  --at TIME       judge signatures as of TIME\n"
 "  --allow-weak    accept SHA-1 signatures\n"
+"  --revocation P, --crl FILE  revocation checks of signers, as for verify\n"
 "  --no-aia        do not fetch a missing issuer of a signer from the URL its\n"
 "                  certificate names (AIA caIssuers)\n"
 "  --json          the layers as JSON on standard output\n";
@@ -133,44 +134,28 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		PSM_CLI_GLOBAL_OPTIONS,
-		{ "anchors", required_argument, NULL, 'a' },
-		{ "at", required_argument, NULL, 't' },
-		{ "allow-weak", no_argument, NULL, 'w' },
-		{ "no-aia", no_argument, NULL, OPT_NO_AIA },
+		PSM_CLI_CHAIN_OPTIONS,
+		PSM_CLI_TIME_OPTIONS,
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *anchors[16];
-	size_t nanchors = 0;
+	struct psm_cli_trust t;
 	psm_verify_params vp;
-	psm_aia_params aia;
-	char aia_dir[4096];
 	psm_inspection *in = NULL;
-	psm_store *store = NULL;
-	X509_STORE *xs = NULL;
 	psm_msg *msg = NULL;
-	int c, json = 0, fd = -1, r;
+	int c, k, json = 0, fd = -1, r;
 
 	memset(&vp, 0, sizeof(vp));
-	memset(&aia, 0, sizeof(aia));
-	aia.enabled = 1;
+	psm_cli_trust_init(&t);
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
+		if ((k = psm_cli_trust_option(&t, c, optarg)) < 0)
+			return psm_cli_usage_error("inspect", "%s", t.err);
+		if (k > 0)
+			continue;
 		switch (c) {
-		case 'a':
-			if (nanchors == sizeof(anchors) / sizeof(anchors[0]))
-				return psm_cli_usage_error("inspect", "too many --anchors");
-			anchors[nanchors++] = optarg;
-			break;
-		case 't':
-			if (psm_cli_parse_time(optarg, &vp.at) < 0)
-				return psm_cli_usage_error("inspect", "--at wants RFC 3339 "
-				                           "(2020-02-19T20:39:07Z) or @EPOCH, not '%s'", optarg);
-			break;
-		case 'w': vp.allow_weak = 1; break;
-		case OPT_NO_AIA: aia.enabled = 0; break;
 		case PSM_OPT_JSON: json = 1; break;
 		case 'h':
 			fputs(inspect_usage, stdout);
@@ -182,20 +167,11 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 < argc)
 		return psm_cli_usage_error("inspect", "unexpected argument '%s'", argv[optind + 1]);
-	if ((r = psm_cli_setting_anchors(cli, anchors, &nanchors,
-	                                 sizeof(anchors) / sizeof(anchors[0]))) < 0 ||
-	    (r = psm_store_open(NULL, &store)) < 0 ||
-	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0 ||
+	if ((r = psm_cli_trust_open(cli, &t, &vp)) < 0 ||
 	    (r = psm_cli_open_input(optind < argc ? argv[optind] : NULL, &fd)) < 0 ||
 	    (r = psm_msg_open(fd, &msg)) < 0)
 		goto out;
-	vp.anchors = xs;
-	vp.more_certs = psm_cli_store_certs;
-	vp.more_ud = store;
 	vp.from = psm_msg_from(msg);
-	snprintf(aia_dir, sizeof(aia_dir), "%s/aia", psm_store_path(store));
-	aia.cache_dir = aia_dir;
-	vp.aia = &aia;
 	if ((r = psm_msg_inspect(msg, &vp, &in)) < 0)
 		goto out;
 	if (json)
@@ -205,8 +181,7 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 out:
 	psm_inspection_free(in);
 	psm_msg_free(msg);
-	X509_STORE_free(xs);
-	psm_store_free(store);
+	psm_cli_trust_clear(&t);
 	if (fd > STDIN_FILENO)
 		close(fd);
 	return r < 0 ? psm_cli_fail(r) : PSM_EXIT_OK;

@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OPT_NO_AIA 2000
 
 static const char verify_usage[] =
 "Usage: p11smime verify [--anchors FILE]... [--at TIME] [--allow-weak] [--json]\n"
@@ -207,62 +206,31 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		PSM_CLI_GLOBAL_OPTIONS,
-		{ "anchors", required_argument, NULL, 'a' },
-		{ "at", required_argument, NULL, 't' },
-		{ "allow-weak", no_argument, NULL, 'w' },
-		{ "revocation", required_argument, NULL, 'R' },
-		{ "crl", required_argument, NULL, 'L' },
-		{ "no-aia", no_argument, NULL, OPT_NO_AIA },
+		PSM_CLI_CHAIN_OPTIONS,
+		PSM_CLI_TIME_OPTIONS,
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *anchors[16], *crls[16];
-	size_t nanchors = 0, ncrls = 0;
-	const psm_settings *settings = NULL;
 	const char *outpath = NULL, *inpath;
-	psm_revocation_params rp;
-	psm_aia_params aia;
-	char crl_dir[4096], aia_dir[4096];
+	struct psm_cli_trust t;
 	psm_verify_params vp;
 	psm_verify_result *res = NULL;
-	psm_store *store = NULL;
-	X509_STORE *xs = NULL;
 	psm_msg *msg = NULL;
 	psm_outfile *out = NULL;
-	int c, json = 0, fd = -1, r, rc;
+	int c, k, json = 0, fd = -1, r, rc;
 
 	memset(&vp, 0, sizeof(vp));
-	memset(&rp, 0, sizeof(rp));
-	rp.policy = -1;
-	memset(&aia, 0, sizeof(aia));
-	aia.enabled = 1;
+	psm_cli_trust_init(&t);
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
+		if ((k = psm_cli_trust_option(&t, c, optarg)) < 0)
+			return psm_cli_usage_error("verify", "%s", t.err);
+		if (k > 0)
+			continue;
 		switch (c) {
-		case 'R':
-			if ((rp.policy = psm_revocation_policy_parse(optarg)) < 0)
-				return psm_cli_usage_error("verify", "%s", psm_error_detail());
-			break;
-		case 'L':
-			if (ncrls == sizeof(crls) / sizeof(crls[0]))
-				return psm_cli_usage_error("verify", "too many --crl");
-			crls[ncrls++] = optarg;
-			break;
-		case 'a':
-			if (nanchors == sizeof(anchors) / sizeof(anchors[0]))
-				return psm_cli_usage_error("verify", "too many --anchors");
-			anchors[nanchors++] = optarg;
-			break;
-		case 't':
-			if (psm_cli_parse_time(optarg, &vp.at) < 0)
-				return psm_cli_usage_error("verify", "--at wants RFC 3339 "
-				                           "(2020-02-19T20:39:07Z) or @EPOCH, not '%s'", optarg);
-			break;
-		case 'w': vp.allow_weak = 1; break;
-		case OPT_NO_AIA: aia.enabled = 0; break;
 		case PSM_OPT_JSON: json = 1; break;
 		case 'o': outpath = optarg; break;
 		case 'h':
@@ -276,26 +244,10 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 	if (optind + 1 < argc)
 		return psm_cli_usage_error("verify", "unexpected argument '%s'", argv[optind + 1]);
 	inpath = optind < argc ? argv[optind] : NULL;
-	if ((r = psm_cli_settings(cli, &settings)) < 0 ||
-	    (r = psm_revocation_params_load(&rp, settings->revocation, crls, ncrls)) < 0)
-		goto fail;
-	if ((r = psm_cli_setting_anchors(cli, anchors, &nanchors,
-	                                 sizeof(anchors) / sizeof(anchors[0]))) < 0 ||
-	    (r = psm_store_open(NULL, &store)) < 0 ||
-	    (r = psm_anchors_load(store, anchors, nanchors, 1, &xs)) < 0 ||
+	if ((r = psm_cli_trust_open(cli, &t, &vp)) < 0 ||
 	    (r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0)
 		goto fail;
-	vp.anchors = xs;
 	vp.from = psm_msg_from(msg);
-	vp.more_certs = psm_cli_store_certs;
-	vp.more_ud = store;
-	snprintf(crl_dir, sizeof(crl_dir), "%s/crls", psm_store_path(store));
-	rp.cache_dir = crl_dir;
-	rp.at = vp.at;
-	vp.revocation = &rp;
-	snprintf(aia_dir, sizeof(aia_dir), "%s/aia", psm_store_path(store));
-	aia.cache_dir = aia_dir;
-	vp.aia = &aia;
 	if ((!json || outpath != NULL) && (r = psm_outfile_open(outpath, &out)) < 0)
 		goto fail;
 	if ((r = psm_msg_verify(msg, &vp, out, &res)) < 0)
@@ -311,7 +263,7 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 		if (out != NULL && (r = psm_outfile_commit(out)) < 0)
 			goto fail;
 		/* remember who wrote, to encrypt to them later */
-		psm_store_remember(store, res->signer, res->capabilities, res->capabilities_len);
+		psm_store_remember(t.store, res->signer, res->capabilities, res->capabilities_len);
 		rc = PSM_EXIT_OK;
 	} else {
 		rc = PSM_EXIT_CHECK_FAILED;
@@ -320,12 +272,10 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 fail:
 	rc = psm_cli_fail(r);
 out:
-	sk_X509_CRL_pop_free(rp.crls, X509_CRL_free);
 	psm_verify_result_free(res);
 	psm_outfile_free(out);
 	psm_msg_free(msg);
-	X509_STORE_free(xs);
-	psm_store_free(store);
+	psm_cli_trust_clear(&t);
 	if (fd > STDIN_FILENO)
 		close(fd);
 	return rc;
