@@ -41,7 +41,8 @@ int psm_cli_setting_anchors(struct psm_cli *cli, const char **files, size_t *n, 
 enum { PSM_OPT_MODULE = 1000, PSM_OPT_PIN_SOURCE, PSM_OPT_ALLOW_LAST, PSM_OPT_JSON,
        PSM_OPT_TOKEN, PSM_OPT_DIRECTORY, PSM_OPT_DIRECTORY_BIND_DN, PSM_OPT_DIRECTORY_PASSWORD,
        PSM_OPT_DIRECTORY_CA, PSM_OPT_ANCHORS, PSM_OPT_AT, PSM_OPT_ALLOW_WEAK, PSM_OPT_REVOCATION,
-       PSM_OPT_CRL, PSM_OPT_NO_AIA };
+       PSM_OPT_CRL, PSM_OPT_NO_AIA, PSM_OPT_KEY, PSM_OPT_OPAQUE, PSM_OPT_DIGEST, PSM_OPT_PSS,
+       PSM_OPT_CERTFILE };
 #define PSM_CLI_GLOBAL_OPTIONS \
 	{ "module", required_argument, NULL, PSM_OPT_MODULE }, \
 	{ "pin-source", required_argument, NULL, PSM_OPT_PIN_SOURCE }, \
@@ -134,6 +135,20 @@ struct psm_signer_setup {
 	psm_key *key;
 	X509 *enc_cert;
 };
+
+/* The signing options of sign and sign-encrypt. */
+#define PSM_CLI_SIGN_OPTIONS \
+	{ "key", required_argument, NULL, PSM_OPT_KEY }, \
+	{ "opaque", no_argument, NULL, PSM_OPT_OPAQUE }, \
+	{ "digest", required_argument, NULL, PSM_OPT_DIGEST }, \
+	{ "pss", no_argument, NULL, PSM_OPT_PSS }, \
+	{ "certfile", required_argument, NULL, PSM_OPT_CERTFILE }
+
+/* Handle one of PSM_CLI_SIGN_OPTIONS: 1 when c was one, 0 when not, or a
+ * psm_err (a bad --digest is PSM_ERR_USAGE; a --certfile that cannot be
+ * read, with a detail). */
+int psm_cli_sign_option(struct psm_signer_setup *ss, psm_sign_params *sp, const char **key_uri,
+                        int c, const char *arg);
 
 /* Load the signing key (key_uri, or the one for the From: address), its
  * chain and encryption key preference into ss, and point sp at them. */

@@ -305,11 +305,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		{ "cipher", required_argument, NULL, 'C' },
 		{ "oaep", no_argument, NULL, 'E' },
 		PSM_CLI_CHAIN_OPTIONS,
-		{ "key", required_argument, NULL, 'k' },
-		{ "opaque", no_argument, NULL, 'O' },
-		{ "digest", required_argument, NULL, 'd' },
-		{ "pss", no_argument, NULL, 'P' },
-		{ "certfile", required_argument, NULL, 'c' },
+		PSM_CLI_SIGN_OPTIONS,
 		{ "output", required_argument, NULL, 'o' },
 		PSM_CLI_DIRECTORY_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
@@ -352,6 +348,15 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		}
 		if (k > 0)
 			continue;
+		if ((r = psm_cli_sign_option(&ss, &sp, &key_uri, c, optarg)) != 0) {
+			if (r > 0 && sign)
+				continue;
+			if (r > 0)
+				psm_error_set("--key, --opaque, --digest, --pss and --certfile are for "
+				              "signing: use sign-encrypt");
+			r = r > 0 ? PSM_ERR_USAGE : r;
+			goto fail;
+		}
 		switch (c) {
 		case 'r':
 			if (nfiles == sizeof(files) / sizeof(files[0]))
@@ -366,21 +371,6 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		case 'C': cipher = optarg; break;
 		case 'E': oaep = 1; break;
 		case 'o': outpath = optarg; break;
-		case 'k': case 'O': case 'd': case 'P': case 'c':
-			if (!sign)
-				return psm_cli_usage_error(cmd, "'%s' is a signing option: use sign-encrypt",
-				                           argv[optind - 1]);
-			if (c == 'k')
-				key_uri = optarg;
-			else if (c == 'O')
-				sp.opaque = 1;
-			else if (c == 'd')
-				sp.digest = optarg;
-			else if (c == 'P')
-				sp.pss = 1;
-			else if ((r = psm_chain_load_pem(optarg, &ss.pool)) < 0)
-				goto fail;
-			break;
 		case 'h':
 			fputs(encrypt_usage, stdout);
 			return PSM_EXIT_OK;
@@ -394,11 +384,6 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		sk_X509_pop_free(ss.pool, X509_free);
 		return psm_cli_usage_error(cmd, "--cipher must be aes-256-gcm, aes-128-gcm, "
 		                           "aes-256-cbc or aes-128-cbc");
-	}
-	if (sp.digest != NULL && strcmp(sp.digest, "sha256") != 0 &&
-	    strcmp(sp.digest, "sha384") != 0 && strcmp(sp.digest, "sha512") != 0) {
-		sk_X509_pop_free(ss.pool, X509_free);
-		return psm_cli_usage_error(cmd, "--digest must be sha256, sha384 or sha512");
 	}
 	if (optind + 1 < argc) {
 		sk_X509_pop_free(ss.pool, X509_free);

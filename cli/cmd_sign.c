@@ -66,6 +66,31 @@ psm_cli_sign_settings(struct psm_cli *cli, const char **key_uri, psm_sign_params
 	return 0;
 }
 
+int
+psm_cli_sign_option(struct psm_signer_setup *ss, psm_sign_params *sp, const char **key_uri,
+                    int c, const char *arg)
+{
+	int r;
+
+	switch (c) {
+	case PSM_OPT_KEY: *key_uri = arg; return 1;
+	case PSM_OPT_OPAQUE: sp->opaque = 1; return 1;
+	case PSM_OPT_PSS: sp->pss = 1; return 1;
+	case PSM_OPT_DIGEST:
+		if (strcmp(arg, "sha256") != 0 && strcmp(arg, "sha384") != 0 &&
+		    strcmp(arg, "sha512") != 0) {
+			psm_error_set("--digest must be sha256, sha384 or sha512");
+			return PSM_ERR_USAGE;
+		}
+		sp->digest = arg;
+		return 1;
+	case PSM_OPT_CERTFILE:
+		return (r = psm_chain_load_pem(arg, &ss->pool)) < 0 ? r : 1;
+	default:
+		return 0;
+	}
+}
+
 void
 psm_signer_setup_clear(struct psm_signer_setup *ss)
 {
@@ -160,11 +185,7 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		PSM_CLI_GLOBAL_OPTIONS,
-		{ "key", required_argument, NULL, 'k' },
-		{ "opaque", no_argument, NULL, 'O' },
-		{ "digest", required_argument, NULL, 'd' },
-		{ "pss", no_argument, NULL, 'P' },
-		{ "certfile", required_argument, NULL, 'c' },
+		PSM_CLI_SIGN_OPTIONS,
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -182,16 +203,12 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
 			continue;
+		if ((r = psm_cli_sign_option(&ss, &sp, &key_uri, c, optarg)) < 0)
+			goto fail;
+		if (r > 0)
+			continue;
 		switch (c) {
-		case 'k': key_uri = optarg; break;
-		case 'O': sp.opaque = 1; break;
-		case 'd': sp.digest = optarg; break;
-		case 'P': sp.pss = 1; break;
 		case 'o': outpath = optarg; break;
-		case 'c':
-			if ((r = psm_chain_load_pem(optarg, &ss.pool)) < 0)
-				goto fail;
-			break;
 		case 'h':
 			fputs(sign_usage, stdout);
 			return PSM_EXIT_OK;
@@ -200,11 +217,6 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 			return psm_cli_usage_error("sign", "unknown or incomplete option '%s'",
 			                           argv[optind - 1]);
 		}
-	}
-	if (sp.digest != NULL && strcmp(sp.digest, "sha256") != 0 &&
-	    strcmp(sp.digest, "sha384") != 0 && strcmp(sp.digest, "sha512") != 0) {
-		sk_X509_pop_free(ss.pool, X509_free);
-		return psm_cli_usage_error("sign", "--digest must be sha256, sha384 or sha512");
 	}
 	if (optind + 1 < argc) {
 		sk_X509_pop_free(ss.pool, X509_free);
