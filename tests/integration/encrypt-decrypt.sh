@@ -4,7 +4,7 @@
 # GCM and CBC, LF and CRLF, retired PIV keys; every result also decrypted
 # by openssl with the software copy of the key; and the negative twins.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 58
+plan 59
 fixtures
 A="--anchors $PKI/anchors.pem"
 
@@ -102,6 +102,16 @@ dec seo "$USER_PIN" --json
 check "sign-encrypt --opaque with an EC signer; decrypt --json reports both layers" json_q '
   d["decrypted"] and d["authenticated"] and d["cipher"]=="aes-256-gcm"
   and d["signature"]["valid"] and "carol@example.org" in d["signature"]["signer_emails"]'
+
+# sign-encrypt with PIV's sign-every-time key (CKA_ALWAYS_AUTHENTICATE)
+mkmsg "$TMP/pivse.eml" 8bit lf
+sed -i 's/^From: Alice <alice@/From: Pat <pat@/' "$TMP/pivse.eml"
+RC=0; "$P11SMIME" --module "$MODULE" --pin-source "$PIV_PIN" sign-encrypt $A \
+	--certfile "$PKI/intermediate-ca.cert.pem" -o "$TMP/pivse.p7m" "$TMP/pivse.eml" >"$TMP/out" 2>"$TMP/err" || RC=$?
+RC2=0; openssl cms -decrypt -in "$TMP/pivse.p7m" -inkey "$PKI/bob.key.pem" -recip "$PKI/bob.cert.pem" 2>/dev/null |
+	openssl cms -verify -CAfile "$PKI/anchors.pem" -out /dev/null 2>/dev/null || RC2=$?
+check "sign-encrypt with the always-authenticate PIV key in batch; openssl decrypts and verifies" \
+	sh -c "[ $RC -eq 0 ] && [ $RC2 -eq 0 ]"
 
 # PIV: the key-management key, and retired keys for old mail
 mkmsg "$TMP/piv.eml" 7bit lf pat@example.org
