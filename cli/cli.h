@@ -73,6 +73,12 @@ struct psm_cli_trust {
 	X509_STORE *xs;
 	char crl_dir[4096], aia_dir[4096];
 	char err[256];              /* a bad option value, for the usage error */
+	/* the tokens, for CA certificates when a chain needs them: the
+	 * caller's (set p11 after open), or opened on first need */
+	struct psm_cli *cli;
+	psm_p11 *p11;
+	psm_p11 *own_p11;
+	int p11_tried;
 };
 
 void psm_cli_trust_init(struct psm_cli_trust *t);

@@ -201,6 +201,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	if ((r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0)
 		goto fail;
 	f.p11 = p11;
+	t.p11 = p11;        /* CA certificates for an inner signer's chain */
 	/* the output is a temporary file until everything checked */
 	if ((r = psm_outfile_open(outpath, &out)) < 0 ||
 	    (r = psm_msg_decrypt(msg, find_key, &f, psm_outfile_sink, out, &info)) < 0)

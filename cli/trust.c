@@ -61,12 +61,55 @@ psm_cli_trust_option(struct psm_cli_trust *t, int c, const char *arg)
 	}
 }
 
+/* psm_verify_params.more_certs: the store's certificates, then the CA
+ * certificates on the tokens (the modules opened only now, when a chain
+ * could not be built from the message: most runs never need them). */
+static int
+more_certs(void *ud, STACK_OF(X509) **more)
+{
+	struct psm_cli_trust *t = ud;
+	size_t i;
+	int r;
+
+	if ((r = psm_cli_store_certs(t->store, more)) < 0)
+		return r;
+	if (t->p11 == NULL && t->cli != NULL && !t->p11_tried) {
+		t->p11_tried = 1;
+		if (psm_cli_open_p11(t->cli, &t->own_p11) < 0 || psm_p11_scan(t->own_p11) < 0) {
+			psm_p11_free(t->own_p11);
+			t->own_p11 = NULL;
+		}
+		t->p11 = t->own_p11;
+	}
+	for (i = 0; t->p11 != NULL && i < psm_p11_slot_count(t->p11); i++) {
+		const psm_slot_info *s = psm_p11_slot(t->p11, i);
+		STACK_OF(X509) *certs = NULL;
+
+		if (!s->token_present || s->duplicate || psm_p11_token_certs(t->p11, s, &certs) < 0)
+			continue;
+		if (*more == NULL) {
+			*more = certs;
+			continue;
+		}
+		while (sk_X509_num(certs) > 0) {
+			X509 *x = sk_X509_pop(certs);
+
+			if (!sk_X509_push(*more, x))
+				X509_free(x);
+		}
+		sk_X509_free(certs);
+	}
+	psm_error_clear();
+	return 0;
+}
+
 int
 psm_cli_trust_open(struct psm_cli *cli, struct psm_cli_trust *t, psm_verify_params *vp)
 {
 	const psm_settings *settings;
 	int r;
 
+	t->cli = cli;
 	if ((r = psm_cli_settings(cli, &settings)) < 0 ||
 	    (r = psm_revocation_params_load(&t->rp, settings->revocation, t->crls, t->ncrls)) < 0 ||
 	    (r = psm_cli_setting_anchors(cli, t->anchors, &t->nanchors,
@@ -83,8 +126,8 @@ psm_cli_trust_open(struct psm_cli *cli, struct psm_cli_trust *t, psm_verify_para
 		vp->anchors = t->xs;
 		vp->at = t->at;
 		vp->allow_weak = t->allow_weak;
-		vp->more_certs = psm_cli_store_certs;
-		vp->more_ud = t->store;
+		vp->more_certs = more_certs;
+		vp->more_ud = t;
 		vp->revocation = &t->rp;
 		vp->aia = &t->aia;
 	}
@@ -95,6 +138,7 @@ void
 psm_cli_trust_clear(struct psm_cli_trust *t)
 {
 	sk_X509_CRL_pop_free(t->rp.crls, X509_CRL_free);
+	psm_p11_free(t->own_p11);
 	X509_STORE_free(t->xs);
 	psm_store_free(t->store);
 	memset(t, 0, sizeof(*t));

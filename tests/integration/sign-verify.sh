@@ -3,7 +3,7 @@
 # type, detached and opaque, 7bit/8bit/binary bodies, LF and CRLF input,
 # checked by p11smime verify and openssl cms; and the negative twins.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 51
+plan 52
 fixtures
 A="--anchors $PKI/anchors.pem"
 cat "$PKI/anchors.pem" >"$TMP/root.pem"
@@ -67,6 +67,8 @@ RC=0; "$P11SMIME" --module "$MODULE" --pin-source "$PIV_PIN" sign -o "$TMP/pivst
 RC2=0; openssl cms -verify -in "$TMP/pivstore.nostore" -CAfile "$TMP/root.pem" -out /dev/null 2>/dev/null || RC2=$?
 check "without --certfile or the store, a PIV signature lacks its intermediate (openssl cannot chain it)" \
 	sh -c "[ $RC -eq 0 ] && [ $RC2 -ne 0 ]"
+run --module "$MODULE" verify $A --no-aia -o /dev/null "$TMP/pivstore.nostore"
+check "...p11smime verify finds the intermediate among the tokens' CA certificates" rc_is 0
 "$P11SMIME" certs import "$PKI/intermediate-ca.cert.pem" >/dev/null 2>&1
 signs pivstore pat@example.org "" "$PIV_PIN"
 RC2=0; openssl cms -verify -in "$TMP/pivstore.signed" -CAfile "$TMP/root.pem" -out /dev/null 2>/dev/null || RC2=$?
