@@ -196,12 +196,13 @@ static void
 normalize_rsa_signature(CMS_SignerInfo *si, EVP_PKEY *pk)
 {
 	ASN1_OCTET_STRING *sig = CMS_SignerInfo_get0_signature(si);
-	int k = EVP_PKEY_get_size(pk), len = ASN1_STRING_length(sig), extra;
-	const unsigned char *p = ASN1_STRING_get0_data(sig);
+	int k = pk != NULL ? EVP_PKEY_get_size(pk) : 0;
+	int len = sig != NULL ? ASN1_STRING_length(sig) : 0, extra;
+	const unsigned char *p = sig != NULL ? ASN1_STRING_get0_data(sig) : NULL;
 	unsigned char buf[1024];
 
-	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA || k <= 0 || len <= k ||
-	    len - k > 8 || k > (int)sizeof(buf))
+	if (pk == NULL || sig == NULL || EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA || k <= 0 ||
+	    len <= k || len - k > 8 || k > (int)sizeof(buf))
 		return;
 	for (extra = 0; extra < len - k; extra++)
 		if (p[extra] != 0)

@@ -218,6 +218,12 @@ psm_msg_open(int fd, psm_msg **out)
 			r = rv;
 			goto out;
 		}
+		if (rv == 1 && memchr(line, '\0', len) != NULL) {
+			psm_error_set("the message's header block holds a NUL byte (RFC 5322 allows "
+			              "none)");
+			r = PSM_ERR_MALFORMED;
+			goto out;
+		}
 		if (first) {
 			m->crlf = had_cr;
 			/* an mbox "From " separator line is not a header */
