@@ -2,7 +2,7 @@
 # p11smime inspect: the layers of a message without any key: signed by
 # whom, encrypted for whom and how, and the MIME structure.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 13
+plan 14
 fixtures
 A="--anchors $PKI/anchors.pem"
 P="--module $MODULE --pin-source $USER_PIN"
@@ -72,6 +72,9 @@ check "signed twice: two signed layers, then content" json_q '[l["kind"] for l i
 head -c 300 "$TMP/enc.eml" >"$TMP/cut.eml"
 run inspect "$TMP/cut.eml"
 check "a cut encrypted message: exit 2, one line" eval '[ $RC -eq 2 ] && err_one_line'
+printf 'Subject: a\0b\n\nbody\n' >"$TMP/nul.eml"
+run inspect "$TMP/nul.eml"
+check "a NUL byte in a header line: exit 2, one line (found by fuzzing)" eval '[ $RC -eq 2 ] && err_one_line'
 run inspect "$TMP/nothing-here.eml"
 check "a missing file: exit 2" rc_is 2
 done_testing
