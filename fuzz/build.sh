@@ -2,6 +2,8 @@
 # Build the libFuzzer harnesses with clang (ASan + UBSan), into fuzz/out/.
 #   fuzz/build.sh && fuzz/out/fuzz_cms_stream -runs=2000000 fuzz/corpus/cms/
 #   fuzz/out/fuzz_cms_envstream -runs=2000000 fuzz/corpus/cms-env/
+#   fuzz/out/fuzz_inspect -runs=1000000 fuzz/corpus/inspect/
+#   fuzz/out/fuzz_caps -runs=1000000 fuzz/corpus/caps/
 # Needs clang and libclang-rt-*-dev (Debian: clang-14 libclang-rt-14-dev).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,4 +25,10 @@ for h in "$top"/fuzz/fuzz_mime_*.c; do
 	[ -e "$h" ] || continue
 	n=$(basename "$h" .c)
 	build "$n" "$h" "$top/core/mime_header.c" "$top/core/mime_reader.c" "$top/core/error.c"
+done
+# the message paths that need no key (inspect) and the small parsers
+# (SMIMECapabilities, settings): core/ but csr.c (it reads PINs), no tokens/
+core_all=$(ls "$top"/core/*.c | grep -v '/csr\.c$')
+for n in fuzz_inspect fuzz_caps; do
+	build "$n" -DPSM_LDAP_SONAME='"libldap-2.5.so.0"' "$top/fuzz/$n.c" $core_all -ldl
 done
