@@ -1060,6 +1060,8 @@ struct dynbuf {
 static int
 dyn_add(struct dynbuf *b, const void *data, size_t n)
 {
+	if (n == 0)
+		return 0;
 	if (b->len + n > b->max) {
 		psm_error_set("the signature part is larger than %zu bytes", b->max);
 		return PSM_ERR_MALFORMED;
