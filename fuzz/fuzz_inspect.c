@@ -6,11 +6,7 @@
  * SMIMECapabilities, the streaming BER walkers), enveloped-data headers
  * (recipients, content cipher) and the MIME tree, through spool files.
  * The spool files go to a directory of this process's own under $TMPDIR;
- * an open file descriptor left behind after a run aborts.
- *
- * Built with -DPSM_FUZZ_SKIP_HEADER_NUL, inputs with a NUL byte in the
- * top-level header block are skipped: psm_msg_open over-reads its heap
- * copy of such a header field (fuzz/README.md); only to fuzz past it. */
+ * an open file descriptor left behind after a run aborts. */
 #include "config.h"
 
 #include <errno.h>
@@ -134,16 +130,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off = 0;
 	int fd, fd0, r;
 
-#ifdef PSM_FUZZ_SKIP_HEADER_NUL
-	{
-		const uint8_t *e = memmem(data, size, "\n\n", 2), *e2 = memmem(data, size, "\n\r\n", 3);
-
-		if (e2 != NULL && (e == NULL || e2 < e))
-			e = e2;
-		if (memchr(data, 0, e != NULL ? (size_t)(e - data) : size) != NULL)
-			return 0;
-	}
-#endif
 	fd0 = lowest_free_fd();
 	if ((fd = memfd_create("fuzz_inspect", MFD_CLOEXEC)) < 0)
 		abort();
