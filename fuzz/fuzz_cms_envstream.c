@@ -13,26 +13,7 @@
 #include "cms_stream.h"
 #include "error.h"
 
-struct src {
-	const uint8_t *p;
-	size_t len, pos, chunk;
-};
-
-static int
-pull(void *ud, unsigned char *buf, size_t cap, size_t *got)
-{
-	struct src *s = ud;
-	size_t n = s->len - s->pos;
-
-	if (n > s->chunk)
-		n = s->chunk;
-	if (n > cap)
-		n = cap;
-	memcpy(buf, s->p + s->pos, n);
-	s->pos += n;
-	*got = n;
-	return 0;
-}
+#include "fuzz_pull.h"
 
 struct seen {
 	int headers;
