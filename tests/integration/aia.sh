@@ -28,14 +28,7 @@ CACHE=$P11SMIME_HOME/aia
 cache_file() { printf '%s/%s.der' "$CACHE" "$(printf '%s' "$1" | sha256sum | cut -d' ' -f1)"; }
 
 # ---- the HTTP server (it picks its port) ----
-: >"$R/http.log"
-python3 "$top_srcdir/tests/integration/http_server.py" "$W" "$R/http.port" "$R/http.log" \
-	2>"$R/http.err" &
-HTTP_PID=$!
-PIDS="$PIDS $HTTP_PID"
-for _ in $(seq 1 100); do [ -s "$R/http.port" ] && break; sleep 0.1; done
-[ -s "$R/http.port" ] || { echo "Bail out! the HTTP server did not start"; diag <"$R/http.err"; exit 1; }
-H=$(cat "$R/http.port")
+http_server "$W" "$R"
 U=http://127.0.0.1:$H
 
 # ---- the PKI: EC CAs (quick to make), RSA users ----

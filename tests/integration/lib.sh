@@ -104,6 +104,21 @@ fixtures() {
 	PIV_PIN=file:$P11SMIME_TEST_PIV_PIN_FILE
 }
 
+# http_server DOCROOT DIR: a real HTTP server on loopback (tests/integration/
+# http_server.py) serving DOCROOT, logging requests to DIR/http.log; sets
+# HTTP_PID and H (its port), adds the PID to $PIDS for the caller's trap.
+http_server() {
+	local root=$1 dir=$2
+	: >"$dir/http.log"
+	python3 "$top_srcdir/tests/integration/http_server.py" "$root" "$dir/http.port" \
+		"$dir/http.log" 2>"$dir/http.err" &
+	HTTP_PID=$!
+	PIDS="${PIDS:-} $HTTP_PID"
+	for _ in $(seq 1 100); do [ -s "$dir/http.port" ] && break; sleep 0.1; done
+	[ -s "$dir/http.port" ] || { echo "Bail out! the HTTP server did not start"; diag <"$dir/http.err"; exit 1; }
+	H=$(cat "$dir/http.port")
+}
+
 done_testing() {
 	[ "$_tap_n" -gt 0 ] || { echo "Bail out! no test ran"; exit 1; }
 	exit 0

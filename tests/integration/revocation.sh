@@ -28,14 +28,7 @@ fetches() { grep -c 'GET /ca.crl' "$R/http.log"; }
 
 # ---- ports: the HTTP server picks its own (and writes it once it
 # listens); four more for the OCSP responders, one where nothing listens ----
-: >"$R/http.log"
-python3 "$top_srcdir/tests/integration/http_server.py" "$R/www" "$R/http.port" "$R/http.log" \
-	2>"$R/http.err" &
-HTTP_PID=$!
-PIDS="$PIDS $HTTP_PID"
-for _ in $(seq 1 100); do [ -s "$R/http.port" ] && break; sleep 0.1; done
-[ -s "$R/http.port" ] || { echo "Bail out! the HTTP server did not start"; diag <"$R/http.err"; exit 1; }
-H=$(cat "$R/http.port")
+http_server "$R/www" "$R"
 read -r O C W N D < <(python3 -c '
 import socket, sys
 held, ports = [], []
