@@ -5,6 +5,18 @@
  * odd chunks and decrypted the way a caller does: the header goes through
  * d2i_CMS_ContentInfo, CMS_decrypt_set1_pkey_and_peer and CMS_dataInit,
  * and the cipher BIO's EVP_CIPHER_CTX runs over the streamed ciphertext.
+ *
+ * Nothing here depends on OpenSSL parsing a message it did not write
+ * itself: the hand-edited messages (attributes put in, content re-cut) are
+ * compared with the message OpenSSL made, and only the header the walker
+ * hands on goes through d2i_CMS_ContentInfo. (OpenSSL before 3.0.22 tags
+ * AuthEnvelopedData's authAttrs [2] and unauthAttrs [3] instead of RFC
+ * 5083's [1] and [2], so it refuses an RFC-conformant unauthAttrs.)
+ *
+ * A failing assertion leaks nothing: every allocation is registered
+ * (track) and what a failed test left is freed by its teardown; the
+ * walker's callbacks never assert (a longjmp out of the library would leak
+ * its state), they record the first problem and stop the walk.
  */
 #include "config.h"
 
@@ -29,6 +41,96 @@
 #define KIB 1024
 #define MIB (1024 * 1024)
 #define MALFORMED_PREFIX "the enveloped-data is malformed: "
+
+/* ------------------------------------------------------------------ */
+/* What a test allocated, freed by the teardown when an assertion ends  */
+/* the test early.                                                     */
+
+typedef void (*release_fn)(void *);
+
+struct live {
+	void *p;
+	release_fn fn;
+};
+
+#define MAX_LIVE 64
+static struct live LIVE[MAX_LIVE];
+
+static void *
+track(void *p, release_fn fn)
+{
+	size_t i;
+
+	assert_non_null(p);
+	for (i = 0; i < MAX_LIVE; i++)
+		if (LIVE[i].p == NULL) {
+			LIVE[i].p = p;
+			LIVE[i].fn = fn;
+			return p;
+		}
+	fn(p);
+	fail_msg("more than %d live allocations", MAX_LIVE);
+	return NULL;
+}
+
+static struct live *
+live_of(const void *p)
+{
+	size_t i;
+
+	for (i = 0; p != NULL && i < MAX_LIVE; i++)
+		if (LIVE[i].p == p)
+			return &LIVE[i];
+	return NULL;
+}
+
+/* Free p (NULL is fine) and forget it. */
+static void
+release(void *p)
+{
+	struct live *l = live_of(p);
+
+	if (p == NULL)
+		return;
+	if (l == NULL) {
+		fail_msg("%p was not allocated by this test", p);
+		return;
+	}
+	l->p = NULL;
+	l->fn(p);
+}
+
+static void
+free_bio(void *p)
+{
+	BIO_free(p);
+}
+
+static void
+free_bio_all(void *p)
+{
+	BIO_free_all(p);
+}
+
+static void
+free_cms(void *p)
+{
+	CMS_ContentInfo_free(p);
+}
+
+static int
+release_all(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < MAX_LIVE; i++)
+		if (LIVE[i].p != NULL) {
+			LIVE[i].fn(LIVE[i].p);
+			LIVE[i].p = NULL;
+		}
+	return 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* Keys and certificates, made once for the group.                    */
@@ -114,10 +216,18 @@ buf_add(struct buf *b, const void *p, size_t n)
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
 
+		struct live *l = live_of(b->p);
+		unsigned char *np;
+
 		while (cap < b->len + n)
 			cap *= 2;
-		b->p = realloc(b->p, cap);
-		assert_non_null(b->p);
+		np = realloc(b->p, cap);
+		assert_non_null(np);
+		if (l != NULL)
+			l->p = np;
+		else
+			track(np, free);
+		b->p = np;
 		b->cap = cap;
 	}
 	if (n > 0)
@@ -128,16 +238,16 @@ buf_add(struct buf *b, const void *p, size_t n)
 static void
 buf_free(struct buf *b)
 {
-	free(b->p);
+	release(b->p);
 	memset(b, 0, sizeof(*b));
 }
 
+/* n random bytes; release() them. */
 static unsigned char *
 random_bytes(size_t n)
 {
-	unsigned char *p = malloc(n + 1);
+	unsigned char *p = track(malloc(n + 1), free);
 
-	assert_non_null(p);
 	assert_int_equal(RAND_bytes(p, (int)n + 1), 1);
 	return p;
 }
@@ -162,15 +272,13 @@ static void
 make_msg(const struct fx *f, const unsigned char *content, size_t n, int gcm, int ber,
          int detached, struct buf *m)
 {
-	BIO *in = BIO_new_mem_buf(content, (int)n);
-	BIO *out = BIO_new(BIO_s_mem());
+	BIO *in = track(BIO_new_mem_buf(content, (int)n), free_bio);
+	BIO *out = track(BIO_new(BIO_s_mem()), free_bio);
 	unsigned flags = CMS_BINARY | (ber ? CMS_STREAM : 0);
 	CMS_ContentInfo *cms;
 
-	assert_non_null(in);
-	assert_non_null(out);
-	cms = CMS_encrypt(f->to, in, gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(), flags);
-	assert_non_null(cms);
+	cms = track(CMS_encrypt(f->to, in, gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(), flags),
+	            free_cms);
 	if (detached)
 		assert_int_equal(CMS_set_detached(cms, 1), 1);
 	if (ber)
@@ -178,26 +286,25 @@ make_msg(const struct fx *f, const unsigned char *content, size_t n, int gcm, in
 	else
 		assert_int_equal(i2d_CMS_bio(out, cms), 1);
 	bio_to_buf(out, m);
-	CMS_ContentInfo_free(cms);
-	BIO_free(in);
-	BIO_free(out);
+	release(cms);
+	release(in);
+	release(out);
 }
 
-/* The ciphertext as OpenSSL reads it from the whole message. */
+/* The ciphertext as OpenSSL reads it from a message it made itself. */
 static void
 full_ciphertext(const struct buf *m, struct buf *ct)
 {
 	const unsigned char *q = m->p;
-	CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &q, (long)m->len);
+	CMS_ContentInfo *cms = track(d2i_CMS_ContentInfo(NULL, &q, (long)m->len), free_cms);
 	ASN1_OCTET_STRING **pos;
 
-	assert_non_null(cms);
 	pos = CMS_get0_content(cms);
 	assert_non_null(pos);
 	assert_non_null(*pos);
 	memset(ct, 0, sizeof(*ct));
 	buf_add(ct, ASN1_STRING_get0_data(*pos), (size_t)ASN1_STRING_length(*pos));
-	CMS_ContentInfo_free(cms);
+	release(cms);
 }
 
 /* ------------------------------------------------------------------ */
@@ -258,6 +365,7 @@ struct dec {
 	X509 *cert;
 	int header_ret;         /* returned by on_header */
 	int sink_ret;           /* returned by the sink */
+	const char *failed;     /* the first problem a callback met */
 	int headers, auth, type, nri;
 	size_t sinks;
 	struct buf hdr, ct, pt;
@@ -277,43 +385,55 @@ dec_init(struct dec *d, EVP_PKEY *key, X509 *cert)
 static void
 dec_free(struct dec *d)
 {
-	BIO_free_all(d->bio);
-	CMS_ContentInfo_free(d->cms);
+	release(d->bio);
+	release(d->cms);
+	d->bio = NULL;
+	d->cms = NULL;
 	buf_free(&d->hdr);
 	buf_free(&d->ct);
 	buf_free(&d->pt);
 }
 
 /* What the caller does with the header: parse it, unwrap the content
- * key for its recipient, and take the cipher context CMS_dataInit sets up. */
-static void
+ * key for its recipient, and take the cipher context CMS_dataInit sets up.
+ * NULL, or what went wrong (it is called from the walker: no asserts). */
+static const char *
 dec_begin(struct dec *d, const unsigned char *der, size_t len)
 {
 	const unsigned char *q = der;
+	BIO *bio;
 
-	d->cms = d2i_CMS_ContentInfo(NULL, &q, (long)len);
-	assert_non_null(d->cms);
-	assert_ptr_equal(q, der + len);
+	if ((d->cms = d2i_CMS_ContentInfo(NULL, &q, (long)len)) == NULL)
+		return "OpenSSL does not read the header handed on";
+	track(d->cms, free_cms);
+	if (q != der + len)
+		return "the header handed on has bytes after it";
 	d->type = OBJ_obj2nid(CMS_get0_type(d->cms));
 	d->nri = sk_CMS_RecipientInfo_num(CMS_get0_RecipientInfos(d->cms));
 	if (d->key == NULL)
-		return;
-	assert_int_equal(CMS_decrypt_set1_pkey_and_peer(d->cms, d->key, d->cert, NULL), 1);
-	d->bio = CMS_dataInit(d->cms, NULL);
-	assert_non_null(d->bio);
-	assert_int_equal(BIO_get_cipher_ctx(d->bio, &d->ctx), 1);
-	assert_non_null(d->ctx);
+		return NULL;
+	if (CMS_decrypt_set1_pkey_and_peer(d->cms, d->key, d->cert, NULL) != 1)
+		return "the content key is not recovered from the header";
+	if ((bio = CMS_dataInit(d->cms, NULL)) == NULL)
+		return "CMS_dataInit failed on the header";
+	d->bio = track(bio, free_bio_all);
+	if (BIO_get_cipher_ctx(d->bio, &d->ctx) != 1 || d->ctx == NULL)
+		return "the header gives no cipher context";
+	return NULL;
 }
 
-static void
+static const char *
 dec_update(struct dec *d, const void *p, size_t n)
 {
 	unsigned char out[65536 + 64];
 	int outl = 0;
 
-	assert_true(n <= 65536);
-	assert_int_equal(EVP_DecryptUpdate(d->ctx, out, &outl, p, (int)n), 1);
+	if (n > 65536)
+		return "a piece of content larger than 64 KiB";
+	if (EVP_DecryptUpdate(d->ctx, out, &outl, p, (int)n) != 1)
+		return "EVP_DecryptUpdate failed";
 	buf_add(&d->pt, out, (size_t)outl);
+	return NULL;
 }
 
 /* EVP_DecryptFinal_ex's verdict, the tag set first for GCM. */
@@ -332,18 +452,30 @@ dec_final(struct dec *d, unsigned char *mac, size_t mac_len)
 	return ok;
 }
 
+/* The callbacks record the first problem and stop the walk with it. */
+static int
+callback_failed(struct dec *d, const char *why)
+{
+	if (d->failed == NULL)
+		d->failed = why;
+	return PSM_ERR_INTERNAL;
+}
+
 static int
 on_header(void *ud, const unsigned char *der, size_t len, int auth)
 {
 	struct dec *d = ud;
+	const char *why;
 
 	d->headers++;
 	d->auth = auth;
-	assert_int_equal(d->sinks, 0);
+	if (d->sinks != 0)
+		return callback_failed(d, "the header came after content");
 	buf_add(&d->hdr, der, len);
 	if (d->header_ret != 0)
 		return d->header_ret;
-	dec_begin(d, der, len);
+	if ((why = dec_begin(d, der, len)) != NULL)
+		return callback_failed(d, why);
 	return 0;
 }
 
@@ -351,14 +483,16 @@ static int
 sink(void *ud, const void *p, size_t n)
 {
 	struct dec *d = ud;
+	const char *why;
 
 	d->sinks++;
-	assert_int_equal(d->headers, 1);
+	if (d->headers != 1)
+		return callback_failed(d, "content came before the header");
 	if (d->sink_ret != 0)
 		return d->sink_ret;
 	buf_add(&d->ct, p, n);
-	if (d->ctx != NULL)
-		dec_update(d, p, n);
+	if (d->ctx != NULL && (why = dec_update(d, p, n)) != NULL)
+		return callback_failed(d, why);
 	return 0;
 }
 
@@ -368,10 +502,14 @@ walk(const struct buf *m, const size_t *chunks, struct dec *d, unsigned char *ma
      size_t *mac_len)
 {
 	struct src s;
+	int r;
 
 	src_init(&s, m, chunks);
 	psm_error_clear();
-	return psm_cms_envelope_stream(pull, &s, on_header, d, sink, d, mac, mac_len);
+	r = psm_cms_envelope_stream(pull, &s, on_header, d, sink, d, mac, mac_len);
+	if (d->failed != NULL)
+		fail_msg("%s", d->failed);
+	return r;
 }
 
 static void
@@ -393,9 +531,10 @@ redecrypt(const struct dec *from, EVP_PKEY *key, X509 *cert, unsigned char *mac,
 	int ok;
 
 	dec_init(&d, key, cert);
-	dec_begin(&d, from->hdr.p, from->hdr.len);
+	assert_null(dec_begin(&d, from->hdr.p, from->hdr.len));
 	for (i = 0; i < from->ct.len; i += 65536)
-		dec_update(&d, from->ct.p + i, from->ct.len - i < 65536 ? from->ct.len - i : 65536);
+		assert_null(dec_update(&d, from->ct.p + i,
+		                       from->ct.len - i < 65536 ? from->ct.len - i : 65536));
 	ok = dec_final(&d, mac, mac_len);
 	if (ok == 1) {
 		assert_int_equal(d.pt.len, from->pt.len);
@@ -405,10 +544,12 @@ redecrypt(const struct dec *from, EVP_PKEY *key, X509 *cert, unsigned char *mac,
 	return ok;
 }
 
-/* Walk m in chunks, decrypt as it streams, and check everything. */
+/* Walk m in chunks, decrypt as it streams, and check everything; ref is
+ * the message OpenSSL made (m itself, or what m was edited from), whose
+ * ciphertext the walk must hand on. */
 static void
-check_walk(const struct buf *m, const size_t *chunks, int gcm, const unsigned char *content,
-           size_t n, EVP_PKEY *key, X509 *cert)
+check_walk(const struct buf *m, const struct buf *ref, const size_t *chunks, int gcm,
+           const unsigned char *content, size_t n, EVP_PKEY *key, X509 *cert)
 {
 	struct dec d;
 	struct buf ct;
@@ -423,7 +564,7 @@ check_walk(const struct buf *m, const size_t *chunks, int gcm, const unsigned ch
 	assert_int_equal(d.nri, 2);
 	assert_int_equal(mac_len, gcm ? 16 : 0);
 
-	full_ciphertext(m, &ct);
+	full_ciphertext(ref, &ct);
 	assert_int_equal(d.ct.len, ct.len);
 	assert_memory_equal(d.ct.p, ct.p, ct.len);
 	assert_int_equal(ct.len, gcm ? n : (n / 16 + 1) * 16);
@@ -465,9 +606,9 @@ roundtrips(const struct fx *f, int gcm, int ber)
 		content = random_bytes(sizes[i]);
 		make_msg(f, content, sizes[i], gcm, ber, 0, &m);
 		for (j = 0; j < sizeof(PATTERNS) / sizeof(PATTERNS[0]); j++)
-			check_walk(&m, PATTERNS[j], gcm, content, sizes[i], f->rsa, f->rsa_cert);
+			check_walk(&m, &m, PATTERNS[j], gcm, content, sizes[i], f->rsa, f->rsa_cert);
 		buf_free(&m);
-		free(content);
+		release(content);
 	}
 }
 
@@ -507,10 +648,10 @@ test_ec_recipient_decrypts_from_the_header(void **state)
 			struct buf m;
 
 			make_msg(f, content, 100 * KIB, gcm, ber, 0, &m);
-			check_walk(&m, ODD, gcm, content, 100 * KIB, f->ec, f->ec_cert);
+			check_walk(&m, &m, ODD, gcm, content, 100 * KIB, f->ec, f->ec_cert);
 			buf_free(&m);
 		}
-	free(content);
+	release(content);
 }
 
 /* ------------------------------------------------------------------ */
@@ -689,6 +830,20 @@ edit_free(struct edit *ed)
 	buf_free(&ed->at_end);
 }
 
+/* The length of m rebuilt without edits. */
+static size_t
+rebuilt_len(const struct buf *m)
+{
+	const struct edit none = { .form = AS_IS };
+	struct buf o;
+	size_t n;
+
+	rebuild(m, &none, &o);
+	n = o.len;
+	buf_free(&o);
+	return n;
+}
+
 /* [tag] IMPLICIT SET OF Attribute, one attribute: id-at-commonName, NULL */
 static void
 put_attrs(struct buf *o, unsigned char tag)
@@ -716,11 +871,11 @@ test_nested_constructed_pieces_stream_in_order(void **state)
 
 			make_msg(f, content, sizes[i], gcm, DER, 0, &m);
 			rebuild(&m, &ed, &b);
-			check_walk(&b, ODD, gcm, content, sizes[i], f->rsa, f->rsa_cert);
-			check_walk(&b, ONE, gcm, content, sizes[i], f->rsa, f->rsa_cert);
+			check_walk(&b, &m, ODD, gcm, content, sizes[i], f->rsa, f->rsa_cert);
+			check_walk(&b, &m, ONE, gcm, content, sizes[i], f->rsa, f->rsa_cert);
 			buf_free(&b);
 			buf_free(&m);
-			free(content);
+			release(content);
 		}
 }
 
@@ -744,7 +899,11 @@ test_unprotected_and_unauthenticated_attributes_are_read_past(void **state)
 		else
 			put_attrs(&ed.after_eci, 0xa1);
 		rebuild(&m, &ed, &b);
-		check_walk(&b, SEVEN, gcm, content, sizeof(content), f->rsa, f->rsa_cert);
+		/* the attributes are in the message walked, where RFC 5083 puts them */
+		assert_int_equal(b.len, rebuilt_len(&m) + (gcm ? ed.at_end.len : ed.after_eci.len));
+		assert_non_null(memmem(b.p, b.len, gcm ? ed.at_end.p : ed.after_eci.p,
+		                       gcm ? ed.at_end.len : ed.after_eci.len));
+		check_walk(&b, &m, SEVEN, gcm, content, sizeof(content), f->rsa, f->rsa_cert);
 		edit_free(&ed);
 		buf_free(&b);
 		buf_free(&m);
@@ -764,6 +923,33 @@ check_malformed(const struct buf *m, const size_t *chunks, const char *detail)
 	assert_malformed(walk(m, chunks, &d, mac, &mac_len), detail);
 	assert_int_equal(mac_len, 0);
 	dec_free(&d);
+}
+
+/* The twin: an element the RFCs do not put there is not read past. After
+ * the mac that includes unauthAttrs tagged [3], as OpenSSL's template before
+ * 3.0.22 has it; after an EnvelopedData's content info, a [2]. */
+static void
+test_attributes_under_another_tag_are_extra_data(void **state)
+{
+	const struct fx *f = *state;
+	int gcm;
+
+	for (gcm = 0; gcm <= 1; gcm++) {
+		struct edit ed = { .form = AS_IS };
+		struct buf m, b;
+
+		make_msg(f, (const unsigned char *)"hello", 5, gcm, DER, 0, &m);
+		if (gcm)
+			put_attrs(&ed.at_end, 0xa3);
+		else
+			put_attrs(&ed.after_eci, 0xa2);
+		rebuild(&m, &ed, &b);
+		check_malformed(&b, SEVEN,
+		                MALFORMED_PREFIX "it has extra data after the encrypted content");
+		edit_free(&ed);
+		buf_free(&b);
+		buf_free(&m);
+	}
 }
 
 static void
@@ -867,20 +1053,19 @@ static void
 test_signed_data_is_malformed(void **state)
 {
 	const struct fx *f = *state;
-	BIO *in = BIO_new_mem_buf("signed content", -1);
-	BIO *out = BIO_new(BIO_s_mem());
-	CMS_ContentInfo *cms = CMS_sign(f->rsa_cert, f->rsa, NULL, in, CMS_BINARY);
+	BIO *in = track(BIO_new_mem_buf("signed content", -1), free_bio);
+	BIO *out = track(BIO_new(BIO_s_mem()), free_bio);
+	CMS_ContentInfo *cms = track(CMS_sign(f->rsa_cert, f->rsa, NULL, in, CMS_BINARY), free_cms);
 	struct buf m;
 
-	assert_non_null(cms);
 	assert_int_equal(i2d_CMS_bio(out, cms), 1);
 	bio_to_buf(out, &m);
 	check_malformed(&m, ODD,
 	                MALFORMED_PREFIX "it is not an EnvelopedData or AuthEnvelopedData");
 	buf_free(&m);
-	CMS_ContentInfo_free(cms);
-	BIO_free(in);
-	BIO_free(out);
+	release(cms);
+	release(in);
+	release(out);
 }
 
 static void
@@ -909,7 +1094,7 @@ test_garbage_is_malformed(void **state)
 		if (i % 2 && m.len > 0)
 			p[0] = 0x30;   /* get past the first check */
 		check_malformed(&m, ODD, MALFORMED_PREFIX);
-		free(p);
+		release(p);
 	}
 }
 
@@ -943,7 +1128,7 @@ test_trailing_zero_bytes_are_accepted(void **state)
 
 			make_msg(f, (const unsigned char *)"hello", 5, gcm, ber, 0, &m);
 			buf_add(&m, zeros, sizeof(zeros));
-			check_walk(&m, SEVEN, gcm, (const unsigned char *)"hello", 5, f->rsa,
+			check_walk(&m, &m, SEVEN, gcm, (const unsigned char *)"hello", 5, f->rsa,
 			           f->rsa_cert);
 			buf_free(&m);
 		}
@@ -1057,63 +1242,67 @@ test_signed_data_walker_still_detaches_the_content(void **state)
 {
 	const struct fx *f = *state;
 	unsigned char *content = random_bytes(100 * KIB);
-	BIO *in = BIO_new_mem_buf(content, 100 * KIB);
-	BIO *out = BIO_new(BIO_s_mem());
-	CMS_ContentInfo *cms = CMS_sign(f->rsa_cert, f->rsa, NULL, in, CMS_BINARY), *det;
+	BIO *in = track(BIO_new_mem_buf(content, 100 * KIB), free_bio);
+	BIO *out = track(BIO_new(BIO_s_mem()), free_bio);
+	CMS_ContentInfo *cms = track(CMS_sign(f->rsa_cert, f->rsa, NULL, in, CMS_BINARY), free_cms);
+	CMS_ContentInfo *det;
 	struct buf m, got = { 0 };
 	struct src s;
 	unsigned char *der = NULL;
 	const unsigned char *q;
 	size_t der_len = 0;
+	int r;
 
-	assert_non_null(cms);
 	assert_int_equal(i2d_CMS_bio(out, cms), 1);
 	bio_to_buf(out, &m);
 	src_init(&s, &m, ODD);
-	assert_int_equal(psm_cms_detach_stream(pull, &s, collect, &got, &der, &der_len), 0);
+	r = psm_cms_detach_stream(pull, &s, collect, &got, &der, &der_len);
+	if (der != NULL)
+		track(der, free);
+	assert_int_equal(r, 0);
 	assert_int_equal(got.len, 100 * KIB);
 	assert_memory_equal(got.p, content, got.len);
 	q = der;
-	det = d2i_CMS_ContentInfo(NULL, &q, (long)der_len);
-	assert_non_null(det);
+	det = track(d2i_CMS_ContentInfo(NULL, &q, (long)der_len), free_cms);
 	assert_int_equal(OBJ_obj2nid(CMS_get0_type(det)), NID_pkcs7_signed);
 	assert_int_equal(CMS_is_detached(det), 1);
-	CMS_ContentInfo_free(det);
-	free(der);
+	release(det);
+	release(der);
 	buf_free(&got);
 	buf_free(&m);
-	CMS_ContentInfo_free(cms);
-	BIO_free(in);
-	BIO_free(out);
-	free(content);
+	release(cms);
+	release(in);
+	release(out);
+	release(content);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_enveloped_der_decrypts_from_the_stream),
-		cmocka_unit_test(test_enveloped_ber_decrypts_from_the_stream),
-		cmocka_unit_test(test_auth_enveloped_der_decrypts_and_checks_the_mac),
-		cmocka_unit_test(test_auth_enveloped_ber_decrypts_and_checks_the_mac),
-		cmocka_unit_test(test_ec_recipient_decrypts_from_the_header),
-		cmocka_unit_test(test_nested_constructed_pieces_stream_in_order),
-		cmocka_unit_test(test_unprotected_and_unauthenticated_attributes_are_read_past),
-		cmocka_unit_test(test_authenticated_attributes_are_not_supported),
-		cmocka_unit_test(test_mac_longer_than_16_bytes_is_malformed),
-		cmocka_unit_test(test_mac_longer_than_its_room_is_malformed),
-		cmocka_unit_test(test_absent_content_is_reported_after_the_header),
-		cmocka_unit_test(test_truncation_at_every_offset_is_malformed),
-		cmocka_unit_test(test_signed_data_is_malformed),
-		cmocka_unit_test(test_garbage_is_malformed),
-		cmocka_unit_test(test_trailing_garbage_is_malformed),
-		cmocka_unit_test(test_trailing_zero_bytes_are_accepted),
-		cmocka_unit_test(test_huge_content_length_is_malformed),
-		cmocka_unit_test(test_huge_content_info_length_is_malformed),
-		cmocka_unit_test(test_huge_recipient_infos_stop_at_the_meta_cap),
-		cmocka_unit_test(test_header_error_stops_the_walk_before_content),
-		cmocka_unit_test(test_sink_error_stops_the_walk),
-		cmocka_unit_test(test_signed_data_walker_still_detaches_the_content),
+		cmocka_unit_test_teardown(test_enveloped_der_decrypts_from_the_stream, release_all),
+		cmocka_unit_test_teardown(test_enveloped_ber_decrypts_from_the_stream, release_all),
+		cmocka_unit_test_teardown(test_auth_enveloped_der_decrypts_and_checks_the_mac, release_all),
+		cmocka_unit_test_teardown(test_auth_enveloped_ber_decrypts_and_checks_the_mac, release_all),
+		cmocka_unit_test_teardown(test_ec_recipient_decrypts_from_the_header, release_all),
+		cmocka_unit_test_teardown(test_nested_constructed_pieces_stream_in_order, release_all),
+		cmocka_unit_test_teardown(test_unprotected_and_unauthenticated_attributes_are_read_past, release_all),
+		cmocka_unit_test_teardown(test_attributes_under_another_tag_are_extra_data, release_all),
+		cmocka_unit_test_teardown(test_authenticated_attributes_are_not_supported, release_all),
+		cmocka_unit_test_teardown(test_mac_longer_than_16_bytes_is_malformed, release_all),
+		cmocka_unit_test_teardown(test_mac_longer_than_its_room_is_malformed, release_all),
+		cmocka_unit_test_teardown(test_absent_content_is_reported_after_the_header, release_all),
+		cmocka_unit_test_teardown(test_truncation_at_every_offset_is_malformed, release_all),
+		cmocka_unit_test_teardown(test_signed_data_is_malformed, release_all),
+		cmocka_unit_test_teardown(test_garbage_is_malformed, release_all),
+		cmocka_unit_test_teardown(test_trailing_garbage_is_malformed, release_all),
+		cmocka_unit_test_teardown(test_trailing_zero_bytes_are_accepted, release_all),
+		cmocka_unit_test_teardown(test_huge_content_length_is_malformed, release_all),
+		cmocka_unit_test_teardown(test_huge_content_info_length_is_malformed, release_all),
+		cmocka_unit_test_teardown(test_huge_recipient_infos_stop_at_the_meta_cap, release_all),
+		cmocka_unit_test_teardown(test_header_error_stops_the_walk_before_content, release_all),
+		cmocka_unit_test_teardown(test_sink_error_stops_the_walk, release_all),
+		cmocka_unit_test_teardown(test_signed_data_walker_still_detaches_the_content, release_all),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
