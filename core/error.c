@@ -63,12 +63,45 @@ psm_error_detail(void)
 	return detail;
 }
 
+static int mapped_lib;
+static int (*mapped_fn)(int reason);
+
+void
+psm_error_map_openssl_lib(int lib, int (*map)(int reason))
+{
+	mapped_lib = lib;
+	mapped_fn = map;
+}
+
 int
 psm_error_from_openssl(int err, const char *what)
 {
-	unsigned long e = ERR_peek_error();
-	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+	unsigned long e, first = 0, ours = 0;
+	const char *data = NULL, *reason;
+	char ours_data[160] = "";
+	int flags = 0;
 
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		if (first == 0)
+			first = e;
+		if (ours == 0 && mapped_fn != NULL && ERR_GET_LIB(e) == mapped_lib) {
+			ours = e;
+			/* kept: the queue is cleared below */
+			if ((flags & ERR_TXT_STRING) && data != NULL)
+				snprintf(ours_data, sizeof(ours_data), "%s", data);
+		}
+	}
+	if (ours != 0) {
+		reason = ERR_reason_error_string(ours);
+		if (ours_data[0] != '\0')
+			psm_error_set("%s: %s (%s)", what, reason != NULL ? reason : "token failure",
+			              ours_data);
+		else
+			psm_error_set("%s: %s", what, reason != NULL ? reason : "token failure");
+		ERR_clear_error();
+		return mapped_fn(ERR_GET_REASON(ours));
+	}
+	reason = first != 0 ? ERR_reason_error_string(first) : NULL;
 	if (reason != NULL)
 		psm_error_set("%s: %s", what, reason);
 	else

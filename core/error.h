@@ -51,8 +51,15 @@ void psm_error_clear(void);
  * none. Static per-thread storage, valid until the next psm_error_set(). */
 const char *psm_error_detail(void);
 
-/* Append the OpenSSL error queue's first reason to the detail (and clear
- * the queue). Returns err so it can be used in a return statement. */
+/* Set the detail to "what: " and the OpenSSL error queue's first reason
+ * (and clear the queue). Returns err so it can be used in a return
+ * statement; but when the queue holds a reason of the library given to
+ * psm_error_map_openssl_lib (a token failing inside an OpenSSL call), that
+ * reason, with its data, is the detail and its mapped error is returned. */
 int psm_error_from_openssl(int err, const char *what);
+
+/* OpenSSL error library lib holds reasons that stand for our errors:
+ * map(reason) gives the PSM_ERR_* of each. One library; call once. */
+void psm_error_map_openssl_lib(int lib, int (*map)(int reason));
 
 #endif

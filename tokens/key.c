@@ -95,14 +95,45 @@ static ERR_STRING_DATA err_strings[] = {
 
 static int err_lib;
 
-static void
-raise_reason(int reason, CK_RV rv)
+/* What each reason is as a psm_err (psm_error_from_openssl returns it). */
+static int
+reason_to_err(int reason)
 {
-	ERR_raise_data(err_lib, reason, "%s", rv != CKR_OK ? psm_ckr_name(rv) : "");
+	switch (reason) {
+	case R_PIN_INCORRECT:
+		return PSM_ERR_PIN_INCORRECT;
+	case R_PIN_LOCKED:
+		return PSM_ERR_PIN_LOCKED;
+	case R_PIN_FINAL_TRY:
+		return PSM_ERR_PIN_FINAL_TRY;
+	case R_PIN_SOURCE:
+		return PSM_ERR_PIN_SOURCE;
+	case R_TOKEN_ABSENT:
+		return PSM_ERR_TOKEN_ABSENT;
+	case R_NOT_PERMITTED:
+	case R_PADDING:
+		return PSM_ERR_KEY_USAGE;
+	default:
+		return PSM_ERR_TOKEN;
+	}
+}
+
+/* The reason, with the token's label and the CK_RV as its data. */
+static void
+raise_reason(const struct psm_tokkey *tk, int reason, CK_RV rv)
+{
+	const char *label = tk != NULL && tk->label[0] != '\0' ? tk->label : NULL;
+
+	if (label != NULL && rv != CKR_OK)
+		ERR_raise_data(err_lib, reason, "token '%s', %s", label, psm_ckr_name(rv));
+	else if (label != NULL)
+		ERR_raise_data(err_lib, reason, "token '%s'", label);
+	else
+		ERR_raise_data(err_lib, reason, "%s", rv != CKR_OK ? psm_ckr_name(rv) : "");
 }
 
 static void
-raise_ckr(CK_RV rv)
+raise_ckr(const struct psm_tokkey *tk, CK_RV rv)
 {
 	int reason;
 
@@ -135,7 +166,7 @@ raise_ckr(CK_RV rv)
 		reason = R_TOKEN_FAILED;
 		break;
 	}
-	raise_reason(reason, rv);
+	raise_reason(tk, reason, rv);
 }
 
 /* ---- the methods -------------------------------------------------------- */
@@ -202,24 +233,24 @@ context_pin(struct psm_tokkey *tk, int op, char **pin, size_t *len)
 	*len = 0;
 	memset(&ti, 0, sizeof(ti));
 	if ((rv = tk->fl->C_GetTokenInfo(tk->slot_id, &ti)) != CKR_OK) {
-		raise_ckr(rv);
+		raise_ckr(tk, rv);
 		return 0;
 	}
 	r = psm_pin_check_flags(tk->label, ti.flags, tk->allow_final_try);
 	if (r == PSM_ERR_PIN_FINAL_TRY || r == PSM_ERR_PIN_LOCKED) {
-		raise_reason(r == PSM_ERR_PIN_FINAL_TRY ? R_PIN_FINAL_TRY : R_PIN_LOCKED, CKR_OK);
+		raise_reason(tk, r == PSM_ERR_PIN_FINAL_TRY ? R_PIN_FINAL_TRY : R_PIN_LOCKED, CKR_OK);
 		return 0;
 	}
 	if (tk->pin_pad)
 		return 1;   /* the reader asks; we pass no PIN */
 	if (tk->pin_source == NULL) {
-		raise_reason(R_PIN_SOURCE, CKR_OK);
+		raise_reason(tk, R_PIN_SOURCE, CKR_OK);
 		return 0;
 	}
 	snprintf(desc, sizeof(desc), "PIN for this %s with token '%s'",
 	         op == OP_SIGN ? "signature" : "decryption", tk->label);
 	if (psm_pin_source_get(tk->pin_source, desc, pin, len) < 0) {
-		raise_reason(R_PIN_SOURCE, CKR_OK);
+		raise_reason(tk, R_PIN_SOURCE, CKR_OK);
 		return 0;
 	}
 	return 1;
@@ -251,7 +282,7 @@ token_op(struct psm_tokkey *tk, int op, CK_MECHANISM *mech, const unsigned char 
 	CK_RV rv;
 
 	if (tk == NULL || tk->fl == NULL || tk->session == CK_INVALID_HANDLE) {
-		raise_reason(R_KEY_CLOSED, CKR_OK);
+		raise_reason(tk, R_KEY_CLOSED, CKR_OK);
 		return 0;
 	}
 	/* the PIN is read before the operation starts: a PIN source that
@@ -262,7 +293,7 @@ token_op(struct psm_tokkey *tk, int op, CK_MECHANISM *mech, const unsigned char 
 	                   : tk->fl->C_DecryptInit(tk->session, mech, tk->obj);
 	if (rv != CKR_OK) {
 		psm_pin_free(pin);
-		raise_ckr(rv);
+		raise_ckr(tk, rv);
 		return 0;
 	}
 	if (tk->always_auth) {
@@ -273,7 +304,7 @@ token_op(struct psm_tokkey *tk, int op, CK_MECHANISM *mech, const unsigned char 
 		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
 			/* never retried: the operation is dropped with the session */
 			abandon_session(tk);
-			raise_ckr(rv);
+			raise_ckr(tk, rv);
 			return 0;
 		}
 	}
@@ -283,7 +314,7 @@ token_op(struct psm_tokkey *tk, int op, CK_MECHANISM *mech, const unsigned char 
 	if (rv != CKR_OK) {
 		if (rv == CKR_BUFFER_TOO_SMALL)
 			abandon_session(tk);
-		raise_ckr(rv);
+		raise_ckr(tk, rv);
 		return 0;
 	}
 	return 1;
@@ -302,7 +333,7 @@ rsa_mechanism(int padding, CK_MECHANISM *mech)
 		mech->mechanism = CKM_RSA_X_509;
 		return 1;
 	default:
-		raise_reason(R_PADDING, CKR_OK);
+		raise_reason(NULL, R_PADDING, CKR_OK);
 		return 0;
 	}
 }
@@ -373,7 +404,7 @@ ec_sign_sig(const unsigned char *dgst, int dlen, const BIGNUM *kinv, const BIGNU
 	if (!token_op(tk, OP_SIGN, &mech, dgst, (size_t)dlen, sig, &len))
 		return NULL;
 	if (len == 0 || len % 2 != 0) {
-		raise_reason(R_TOKEN_FAILED, CKR_OK);
+		raise_reason(tk, R_TOKEN_FAILED, CKR_OK);
 		return NULL;
 	}
 	r = BN_bin2bn(sig, (int)(len / 2), NULL);
@@ -419,7 +450,7 @@ ec_compute_key(unsigned char **out, size_t *outlen, const EC_POINT *peer, const 
 	*out = NULL;
 	*outlen = 0;
 	if (tk == NULL || tk->fl == NULL || tk->session == CK_INVALID_HANDLE) {
-		raise_reason(R_KEY_CLOSED, CKR_OK);
+		raise_reason(tk, R_KEY_CLOSED, CKR_OK);
 		return 0;
 	}
 	if (group == NULL || peer == NULL)
@@ -435,7 +466,7 @@ ec_compute_key(unsigned char **out, size_t *outlen, const EC_POINT *peer, const 
 	rv = tk->fl->C_DeriveKey(tk->session, &mech, tk->obj, tmpl, sizeof(tmpl) / sizeof(tmpl[0]),
 	                         &secret);
 	if (rv != CKR_OK) {
-		raise_ckr(rv);
+		raise_ckr(tk, rv);
 		goto out;
 	}
 	if ((buf = OPENSSL_malloc(key_len)) == NULL)
@@ -444,7 +475,7 @@ ec_compute_key(unsigned char **out, size_t *outlen, const EC_POINT *peer, const 
 	val.ulValueLen = key_len;
 	if ((rv = tk->fl->C_GetAttributeValue(tk->session, secret, &val, 1)) != CKR_OK ||
 	    val.ulValueLen == CK_UNAVAILABLE_INFORMATION || val.ulValueLen > key_len) {
-		raise_ckr(rv != CKR_OK ? rv : CKR_FUNCTION_FAILED);
+		raise_ckr(tk, rv != CKR_OK ? rv : CKR_FUNCTION_FAILED);
 		goto out;
 	}
 	*out = buf;
@@ -492,8 +523,10 @@ methods_init(void)
 	int (*sign)(int, const unsigned char *, int, unsigned char *, unsigned int *,
 	            const BIGNUM *, const BIGNUM *, EC_KEY *) = NULL;
 
-	if ((err_lib = ERR_get_next_error_library()) > 0)
+	if ((err_lib = ERR_get_next_error_library()) > 0) {
 		ERR_load_strings(err_lib, err_strings);
+		psm_error_map_openssl_lib(err_lib, reason_to_err);
+	}
 	rsa_idx = RSA_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	ec_idx = EC_KEY_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	rsa_meth = RSA_meth_dup(RSA_PKCS1_OpenSSL());
