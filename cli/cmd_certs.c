@@ -252,7 +252,7 @@ write_pem(STACK_OF(X509) *sk, const char *outpath)
 	psm_outfile *out = NULL;
 	int i, r;
 
-	if ((r = psm_outfile_open(outpath, &out)) < 0)
+	if ((r = psm_outfile_open(outpath, 0, &out)) < 0)
 		return r;
 	for (i = 0; r == 0 && i < sk_X509_num(sk); i++) {
 		BIO *mem = BIO_new(BIO_s_mem());

@@ -137,6 +137,48 @@ out:
 	return r;
 }
 
+/* What was decrypted, for whom, how: on stderr, and as JSON on stdout. */
+static void
+report(const struct finder *f, const psm_decrypt_info *info, const psm_verify_result *res,
+       const char *inner_from, int json, int authentic)
+{
+	{
+		char subject[256] = "?";
+
+		if (f->cert != NULL)
+			X509_NAME_oneline(X509_get_subject_name(f->cert), subject, sizeof(subject));
+		fprintf(stderr, "p11smime: decrypted\n  for:         %s\n  key:         %s\n"
+		        "  content:     %s, %s\n", subject, f->uri, info->cipher,
+		        info->authenticated ? "authenticated (unchanged since it was encrypted)"
+		        : "NOT authenticated by the encryption");
+	}
+	if (info->legacy)
+		fprintf(stderr, "p11smime: warning: %s is a legacy cipher, kept only to read old "
+		        "mail\n", info->cipher);
+	if (!authentic)
+		fprintf(stderr, "p11smime: warning: nothing shows this content is unchanged (%s "
+		        "without a valid signature); treat links and images in it with care\n",
+		        info->cipher);
+	if (json) {
+		psm_json j;
+
+		psm_json_init(&j, stdout);
+		psm_json_begin_object(&j);
+		psm_json_kv_bool(&j, "decrypted", 1);
+		psm_json_kv_string(&j, "key", f->uri);
+		psm_json_kv_string(&j, "cipher", info->cipher);
+		psm_json_kv_string(&j, "key_management", info->key_transport);
+		psm_json_kv_bool(&j, "authenticated", info->authenticated);
+		psm_json_kv_bool(&j, "legacy_cipher", info->legacy);
+		psm_json_key(&j, "signature");
+		if (res != NULL)
+			psm_cli_verify_json(&j, res, inner_from);
+		else
+			psm_json_null(&j);
+		psm_json_end_object(&j);
+	}
+}
+
 int
 psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 {
@@ -203,59 +245,28 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	f.p11 = p11;
 	t.p11 = p11;        /* CA certificates for an inner signer's chain */
 	/* the output is a temporary file until everything checked */
-	if ((r = psm_outfile_open(outpath, &out)) < 0 ||
+	if ((r = psm_outfile_open(outpath, PSM_OUTFILE_PRIVATE, &out)) < 0 ||
 	    (r = psm_msg_decrypt(msg, find_key, &f, psm_outfile_sink, out, &info)) < 0)
 		goto fail;
 	if ((r = verify_inner(out, &vp, t.store, &res, &inner_from)) < 0)
 		goto fail;
 	authentic = info.authenticated || (res != NULL && res->valid);
-	{
-		char subject[256] = "?";
-
-		if (f.cert != NULL)
-			X509_NAME_oneline(X509_get_subject_name(f.cert), subject, sizeof(subject));
-		fprintf(stderr, "p11smime: decrypted\n  for:         %s\n  key:         %s\n"
-		        "  content:     %s, %s\n", subject, f.uri, info.cipher,
-		        info.authenticated ? "authenticated (unchanged since it was encrypted)"
-		        : "NOT authenticated by the encryption");
-	}
-	if (info.legacy)
-		fprintf(stderr, "p11smime: warning: %s is a legacy cipher, kept only to read old "
-		        "mail\n", info.cipher);
-	if (!authentic)
-		fprintf(stderr, "p11smime: warning: nothing shows this content is unchanged (%s "
-		        "without a valid signature); treat links and images in it with care\n",
-		        info.cipher);
-	if (json) {
-		psm_json j;
-
-		psm_json_init(&j, stdout);
-		psm_json_begin_object(&j);
-		psm_json_kv_bool(&j, "decrypted", 1);
-		psm_json_kv_string(&j, "key", f.uri);
-		psm_json_kv_string(&j, "cipher", info.cipher);
-		psm_json_kv_string(&j, "key_management", info.key_transport);
-		psm_json_kv_bool(&j, "authenticated", info.authenticated);
-		psm_json_kv_bool(&j, "legacy_cipher", info.legacy);
-		psm_json_key(&j, "signature");
-		if (res != NULL)
-			psm_cli_verify_json(&j, res, inner_from);
-		else
-			psm_json_null(&j);
-		psm_json_end_object(&j);
-	}
 	if (res != NULL && !res->valid) {
+		report(&f, &info, res, inner_from, json, authentic);
 		rc = PSM_EXIT_CHECK_FAILED;     /* a bad signature: nothing is released */
 		goto out;
 	}
 	if (require_auth && !authentic) {
+		report(&f, &info, res, inner_from, json, authentic);
 		fprintf(stderr, "p11smime: the content is not authenticated and "
 		        "--require-authenticated was given: nothing written\n");
 		rc = PSM_EXIT_CHECK_FAILED;
 		goto out;
 	}
+	/* written first: a failure to write is then the only line */
 	if ((!json || outpath != NULL) && (r = psm_outfile_commit(out)) < 0)
 		goto fail;
+	report(&f, &info, res, inner_from, json, authentic);
 	rc = PSM_EXIT_OK;
 	goto out;
 fail:

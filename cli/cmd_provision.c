@@ -388,7 +388,7 @@ psm_cmd_csr(struct psm_cli *cli, int argc, char **argv)
 	cp.sign = 1;
 	cp.encrypt = info->type == PSM_KEY_EC ? info->can_derive : info->can_decrypt;
 	if ((r = psm_csr_make(psm_key_pkey(key), &cp, &pem, &pem_len)) < 0 ||
-	    (r = psm_outfile_open(o.outpath, &out)) < 0 ||
+	    (r = psm_outfile_open(o.outpath, 0, &out)) < 0 ||
 	    (r = psm_outfile_write(out, pem, pem_len)) < 0 ||
 	    (r = psm_outfile_commit(out)) < 0)
 		goto out;

@@ -233,7 +233,7 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	if ((r = psm_cli_signer_load(cli, p11, msg, key_uri, &ss, &sp)) < 0)
 		goto fail;
-	if ((r = psm_outfile_open(outpath, &out)) < 0 ||
+	if ((r = psm_outfile_open(outpath, 0, &out)) < 0 ||
 	    (r = psm_msg_sign(msg, psm_key_pkey(ss.key), &sp, out)) < 0 ||
 	    (r = psm_outfile_commit(out)) < 0)
 		goto fail;

@@ -248,7 +248,8 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 	    (r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0)
 		goto fail;
 	vp.from = psm_msg_from(msg);
-	if ((!json || outpath != NULL) && (r = psm_outfile_open(outpath, &out)) < 0)
+	if ((!json || outpath != NULL) &&
+	    (r = psm_outfile_open(outpath, PSM_OUTFILE_PRIVATE, &out)) < 0)
 		goto fail;
 	if ((r = psm_msg_verify(msg, &vp, out, &res)) < 0)
 		goto fail;

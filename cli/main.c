@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "prompt.h"
+#include "signals.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -230,6 +231,7 @@ main(int argc, char **argv)
 	int c, rc;
 
 	harden();
+	psm_cli_signals_init();
 	memset(&cli, 0, sizeof(cli));
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+hV", global_opts, NULL)) != -1) {

@@ -184,7 +184,7 @@ psm_msg_inspect(psm_msg *m, const psm_verify_params *vp0, psm_inspection **out)
 
 		if (kind == PSM_MSG_SIGNED) {
 			if ((r = add_layer(in, cur, PSM_LAYER_SIGNED, &l)) < 0 ||
-			    (r = psm_outfile_open(NULL, &spool)) < 0 ||
+			    (r = psm_outfile_open(NULL, 0, &spool)) < 0 ||
 			    (r = psm_msg_verify(cur, &vp, spool, &l->sig)) < 0 ||
 			    (r = psm_outfile_reread(spool, &fd)) < 0)
 				break;

@@ -13,6 +13,7 @@
 #include "cms_stream.h"
 #include "encode.h"
 #include "error.h"
+#include "tmpfile.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -614,18 +615,11 @@ scan_in_place(psm_msg *m, struct scan *s)
 static int
 spool_body(psm_msg *m, struct scan *s, int *fd_out)
 {
-	const char *dir = getenv("TMPDIR");
-	char tmpl[4096];
 	int fd, r;
 
 	*fd_out = -1;
-	snprintf(tmpl, sizeof(tmpl), "%s/p11smime-body.XXXXXX",
-	         dir != NULL && *dir != '\0' ? dir : "/tmp");
-	if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0) {
-		psm_error_set("cannot make a spool file: %s", strerror(errno));
-		return PSM_ERR_IO;
-	}
-	unlink(tmpl);
+	if ((r = psm_tmpfile_spool(NULL, &fd)) < 0)
+		return r;
 	memset(s, 0, sizeof(*s));
 	s->at_start = 1;
 	for (;;) {

@@ -3,6 +3,7 @@
 
 #include "outfile.h"
 #include "error.h"
+#include "tmpfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,7 @@
 struct psm_outfile {
 	int fd;
 	char *path;        /* target, NULL for stdout */
-	char *tmp;         /* temporary path next to the target (NULL once renamed) */
+	char *tmp;         /* the temporary's name, NULL while it has none */
 	int committed;
 	int target_fd;     /* spooled output goes here on commit (stdout, a device) */
 	unsigned char buf[OUT_BUF];
@@ -44,10 +45,11 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 int
-psm_outfile_open(const char *path, psm_outfile **out)
+psm_outfile_open(const char *path, unsigned flags, psm_outfile **out)
 {
 	psm_outfile *of;
-	mode_t mask;
+	struct stat st;
+	int r;
 
 	*out = NULL;
 	if ((of = calloc(1, sizeof(*of))) == NULL)
@@ -58,59 +60,38 @@ psm_outfile_open(const char *path, psm_outfile **out)
 		path = NULL;
 	/* a device or a pipe (/dev/null, /dev/stdout, a FIFO) must never be
 	 * replaced by a rename: spool, and copy into it on commit */
-	{
-		struct stat st;
-
-		if (path != NULL && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-			if (S_ISDIR(st.st_mode)) {
-				psm_error_set("cannot write %s: it is a folder", path);
-				free(of);
-				return PSM_ERR_IO;
-			}
-			if ((of->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-				psm_error_set("cannot write %s: %s", path, strerror(errno));
-				free(of);
-				return PSM_ERR_IO;
-			}
-			/* still spooled: nothing is released before commit */
-			of->target_fd = of->fd;
-			of->fd = -1;
-			path = NULL;
-		}
-	}
-	if (path == NULL) {
-		const char *dir = getenv("TMPDIR");
-		char tmpl[4096];
-
-		snprintf(tmpl, sizeof(tmpl), "%s/p11smime-spool.XXXXXX",
-		         dir != NULL && *dir != '\0' ? dir : "/tmp");
-		if ((of->fd = mkostemp(tmpl, O_CLOEXEC)) < 0) {
-			psm_error_set("cannot make a spool file in %s: %s",
-			              dir != NULL ? dir : "/tmp", strerror(errno));
-			psm_outfile_free(of);
+	if (path != NULL && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode)) {
+			psm_error_set("cannot write %s: it is a folder", path);
+			free(of);
 			return PSM_ERR_IO;
 		}
-		unlink(tmpl);   /* nobody else sees it; it vanishes with us */
+		if ((of->target_fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+			psm_error_set("cannot write %s: %s", path, strerror(errno));
+			free(of);
+			return PSM_ERR_IO;
+		}
+		/* still spooled: nothing is released before commit */
+		path = NULL;
+	}
+	if (path == NULL) {
+		/* unnamed and 0600: nobody else sees it; it vanishes with us */
+		if ((r = psm_tmpfile_spool(NULL, &of->fd)) < 0) {
+			psm_outfile_free(of);
+			return r;
+		}
 		*out = of;
 		return 0;
 	}
-	if ((of->path = strdup(path)) == NULL ||
-	    (of->tmp = malloc(strlen(path) + 32)) == NULL) {
+	if ((of->path = strdup(path)) == NULL) {
 		psm_outfile_free(of);
 		return PSM_ERR_NOMEM;
 	}
-	sprintf(of->tmp, "%s.p11smime-XXXXXX", path);
-	if ((of->fd = mkostemp(of->tmp, O_CLOEXEC)) < 0) {
-		psm_error_set("cannot write next to %s: %s", path, strerror(errno));
-		free(of->tmp);
-		of->tmp = NULL;
+	if ((r = psm_tmpfile_open(path, (flags & PSM_OUTFILE_PRIVATE) ? 0600 : 0666, &of->fd,
+	                          &of->tmp)) < 0) {
 		psm_outfile_free(of);
-		return PSM_ERR_IO;
+		return r;
 	}
-	/* mkstemp makes 0600; give the output the usual umask'd mode */
-	mask = umask(0);
-	umask(mask);
-	fchmod(of->fd, 0666 & ~mask);
 	*out = of;
 	return 0;
 }
@@ -196,18 +177,8 @@ psm_outfile_commit(psm_outfile *of)
 		of->committed = 1;
 		return 0;
 	}
-	if (fsync(of->fd) < 0 || close(of->fd) < 0) {
-		of->fd = -1;
-		psm_error_set("cannot write %s: %s", of->path, strerror(errno));
-		return PSM_ERR_IO;
-	}
-	of->fd = -1;
-	if (rename(of->tmp, of->path) < 0) {
-		psm_error_set("cannot create %s: %s", of->path, strerror(errno));
-		return PSM_ERR_IO;
-	}
-	free(of->tmp);
-	of->tmp = NULL;
+	if ((r = psm_tmpfile_commit(of->fd, &of->tmp, of->path)) < 0)
+		return r;
 	of->committed = 1;
 	return 0;
 }
@@ -221,9 +192,7 @@ psm_outfile_free(psm_outfile *of)
 		close(of->fd);
 	if (of->target_fd > STDERR_FILENO)
 		close(of->target_fd);
-	if (of->tmp != NULL)
-		unlink(of->tmp);
-	free(of->tmp);
+	psm_tmpfile_forget(&of->tmp);
 	free(of->path);
 	free(of);
 }

@@ -1,7 +1,8 @@
 /* p11smime: outputs written atomically.
  *
  * Nothing the user asked for is half-written: output goes to a temporary
- * file next to the target and is renamed over it only on commit; output
+ * file next to the target (unnamed where the file system allows) and is
+ * given the target's name only on commit; output
  * meant for stdout is spooled to an unlinked temporary file and copied out
  * on commit, so that no unverified or partial content is ever released.
  * Abort (or free without commit) removes every trace.
@@ -13,8 +14,14 @@
 
 typedef struct psm_outfile psm_outfile;
 
-/* path NULL or "-" means stdout. *out is freed with psm_outfile_free(). */
-int psm_outfile_open(const char *path, psm_outfile **out);
+/* Flags of psm_outfile_open. */
+#define PSM_OUTFILE_PRIVATE 0x1   /* mode 0600 from creation: decrypted content */
+
+/* path NULL or "-" means stdout. The file gets mode 0666 (0600 with
+ * PSM_OUTFILE_PRIVATE), less the umask, from its creation on; its
+ * temporary leaves nothing behind (core/tmpfile.h). *out is freed with
+ * psm_outfile_free(). */
+int psm_outfile_open(const char *path, unsigned flags, psm_outfile **out);
 
 /* Append bytes. Returns 0 or PSM_ERR_IO (with a detail naming the file). */
 int psm_outfile_write(psm_outfile *of, const void *buf, size_t len);
