@@ -6,6 +6,7 @@
 #include "recipient.h"
 #include "error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,44 +39,113 @@ key_uri(psm_p11 *p11, const psm_key_info *k)
 	return NULL;
 }
 
+/* A key that can open the message: its certificate matches and it may
+ * decrypt or derive (a certificate alone counts when it has an ID: its
+ * key may be hidden until login). */
+static int
+usable(const psm_key_info *k, psm_cert_match_fn match, void *ud)
+{
+	/* expired certificates count: years-old mail must still open */
+	if (k->cert == NULL || !match(ud, k->cert))
+		return 0;
+	if (k->has_key && !(k->can_decrypt || k->can_derive || k->can_unwrap))
+		return 0;
+	return k->has_key || k->id_len > 0;
+}
+
+/* Logging in to this token spends no PIN from the PIN source. */
+static int
+needs_no_pin(const psm_slot_info *t)
+{
+	return !t->login_required || t->protected_auth_path;
+}
+
+/* A wrong PIN now would cost this token dearly. */
+static int
+pin_trouble(const psm_slot_info *t)
+{
+	return t->pin_locked || t->pin_final_try || t->pin_count_low;
+}
+
+/* Which token's key opens the message, when keys on several tokens do.
+ * A PIN source belongs to one token: a token that needs no PIN is taken
+ * first; an interactive source is asked for the first token's PIN, by
+ * name, the person choosing what to type; a fixed one (file:, fd:) may
+ * only go to the one token with no PIN trouble, and when several qualify
+ * nothing is tried: a guess would spend a try on a card. */
+static const psm_key_info *
+choose(psm_p11 *p11, const psm_key_info **c, size_t n)
+{
+	const psm_key_info *first_ok = NULL;
+	size_t i, j, tokens = 0, ok_tokens = 0;
+	char names[256] = "";
+
+	for (i = 0; i < n; i++)
+		if (needs_no_pin(c[i]->slot))
+			return c[i];
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i && c[j]->slot != c[i]->slot; j++)
+			;
+		if (j < i)
+			continue;       /* a token seen already */
+		tokens++;
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s'%s'",
+		         names[0] != '\0' ? ", " : "", c[i]->slot->label);
+		if (!pin_trouble(c[i]->slot)) {
+			ok_tokens++;
+			if (first_ok == NULL)
+				first_ok = c[i];
+		}
+	}
+	if (tokens == 1)
+		return c[0];
+	if (p11->pin_source != NULL && psm_pin_source_is_interactive(p11->pin_source))
+		return first_ok != NULL ? first_ok : c[0];
+	if (ok_tokens == 1)
+		return first_ok;
+	psm_error_set("keys on several tokens can open this message (%s); a PIN source is for "
+	              "one token, and p11smime does not try it on the others: choose the token "
+	              "with --token URI (see 'p11smime tokens')", names);
+	return NULL;
+}
+
 int
 psm_p11_find_decryption_key(psm_p11 *p11, const char *token_uri, psm_cert_match_fn match,
                             void *ud, char **uri_out, X509 **cert_out)
 {
 	psm_key_list *list = NULL;
-	size_t i;
+	const psm_key_info **cands = NULL, *k;
+	size_t i, n = 0;
 	int r;
 
 	*uri_out = NULL;
 	*cert_out = NULL;
 	if ((r = list_public(p11, token_uri, &list)) < 0)
 		return r;
-	for (i = 0; i < psm_key_list_count(list); i++) {
-		const psm_key_info *k = psm_key_list_get(list, i);
-
-		/* expired certificates count: years-old mail must still open */
-		if (k->cert == NULL || !match(ud, k->cert))
-			continue;
-		if (k->has_key && !(k->can_decrypt || k->can_derive || k->can_unwrap))
-			continue;
-		if (!k->has_key && k->id_len == 0)
-			continue;       /* a certificate alone, nothing to pair it with */
-		if ((*uri_out = key_uri(p11, k)) == NULL) {
-			r = PSM_ERR_NOMEM;
-			break;
-		}
-		*cert_out = X509_dup(k->cert);
-		r = *cert_out != NULL ? 0 : PSM_ERR_NOMEM;
-		break;
+	if ((cands = calloc(psm_key_list_count(list) + 1, sizeof(*cands))) == NULL) {
+		r = PSM_ERR_NOMEM;
+		goto out;
 	}
-	if (*uri_out == NULL && r == 0)
+	for (i = 0; i < psm_key_list_count(list); i++)
+		if (usable(psm_key_list_get(list, i), match, ud))
+			cands[n++] = psm_key_list_get(list, i);
+	if (n == 0) {
 		r = PSM_ERR_NOT_FOUND;
-	if (r < 0) {
+		goto out;
+	}
+	if ((k = choose(p11, cands, n)) == NULL) {
+		r = PSM_ERR_AMBIGUOUS;
+		goto out;
+	}
+	if ((*uri_out = key_uri(p11, k)) == NULL || (*cert_out = X509_dup(k->cert)) == NULL) {
 		free(*uri_out);
 		*uri_out = NULL;
-		X509_free(*cert_out);
-		*cert_out = NULL;
+		r = PSM_ERR_NOMEM;
+		goto out;
 	}
+	r = 0;
+out:
+	free(cands);
 	psm_key_list_free(list);
 	return r;
 }

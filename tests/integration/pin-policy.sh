@@ -21,11 +21,11 @@ MKFIX=$top_srcdir/softhsm-fixtures/mkfixtures.sh
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/p11smime-pin-policy.XXXXXX")
 trap 'rm -rf "$ROOT"' EXIT
 unset SOFTHSM2_CONF P11_KIT_SERVER_ADDRESS P11SMIME_SHIM_FLAGS P11SMIME_SHIM_LOG \
-      P11SMIME_SHIM_MODULE P11SMIME_SHIM_PINPAD_PIN
+      P11SMIME_SHIM_MODULE P11SMIME_SHIM_PINPAD_PIN P11SMIME_SHIM_TOKEN
 
 # ---- TAP --------------------------------------------------------------
 N=0
-echo "1..34"
+echo "1..47"
 bail() { echo "Bail out! $*"; exit 1; }
 diag() { sed 's/^/# /'; }
 
@@ -110,7 +110,7 @@ shim() {
 	RC=0
 	P11SMIME_SHIM_MODULE=$P11SMIME_TEST_MODULE P11SMIME_SHIM_FLAGS=$flags \
 	P11SMIME_SHIM_LOG=$C/shim.log P11SMIME_SHIM_PINPAD_PIN=${PINPAD_PIN:-} \
-		"$@" >"$C/out" 2>"$C/err" || RC=$?
+	P11SMIME_SHIM_TOKEN=${SHIM_TOKEN:-} "$@" >"$C/out" 2>"$C/err" || RC=$?
 	# keep every output for the "PIN never shown" check at the end
 	cat "$C/out" >>"$C/all-out"; cat "$C/err" >>"$C/all-err"
 }
@@ -245,6 +245,80 @@ p11 final-try --pin-source "$PIV_PIN" sign --key "$PIVKEY" -o "$C/signed3.eml" "
 check "always-authenticate key on its final try: exit 3, no C_Login, no output file" \
 	eval 'rc_is 3 && logins_are 0 && [ ! -e "$C/signed3.eml" ]'
 
+# ---- 9. a PIN source belongs to one token -------------------------------
+# A message for Bob (his key on the user token) and Pat (the PIV token's
+# key-management key), decrypted with the user token's PIN: the PIV token
+# must never see that PIN.
+new_case two-tokens
+printf 'Subject: for two\r\n\r\nfor bob and pat\r\n' >"$C/plain.eml"
+openssl cms -encrypt -aes-256-gcm -in "$C/plain.eml" -out "$C/two.p7m" \
+	"$PKI/bob.cert.pem" "$PKI/pat-keymgmt.cert.pem" 2>"$C/err" || bail "openssl cms -encrypt failed"
+logins_on() { [ "$(count "Login token=$1\$")" -eq "$2" ]; }
+SHIM_TOKEN=p11smime-piv
+p11 "" --pin-source "$USER_PIN" decrypt -o "$C/dec.eml" "$C/two.p7m"
+check "keys on two tokens, a fixed PIN, no --token: exit 3, nothing decrypted" \
+	eval 'rc_is 3 && [ ! -e "$C/dec.eml" ]'
+check "keys on two tokens: one line naming both tokens and --token" \
+	eval 'err_one_line && err_has "p11smime-user" && err_has "p11smime-piv" && err_has "--token"'
+check "keys on two tokens: no C_Login at all (no PIN spent on a guess)" logins_are 0
+: >"$C/shim.log"
+p11 "" --pin-source "$USER_PIN" decrypt --token "$USER_TOK" -o "$C/dec.eml" "$C/two.p7m"
+check "--token names the user token: decrypted (exit 0)" \
+	eval 'rc_is 0 && grep -q "for bob and pat" "$C/dec.eml"'
+check "--token names the user token: one C_Login, on that token only" \
+	eval 'logins_are 1 && logins_on p11smime-user 1 && logins_on p11smime-piv 0'
+# the PIV token's counter is low: the fixed PIN can only be for the other
+rm -f "$C/dec.eml"
+: >"$C/shim.log"
+p11 count-low --pin-source "$USER_PIN" decrypt -o "$C/dec.eml" "$C/two.p7m"
+check "the PIV token's PIN count is low: the user token's key is used (exit 0)" \
+	eval 'rc_is 0 && grep -q "for bob and pat" "$C/dec.eml"'
+check "the PIV token's PIN count is low: its counter is untouched (no C_Login on it)" \
+	eval 'logins_on p11smime-piv 0 && logins_on p11smime-user 1'
+# the user's PIN given for the PIV token: refused there once, and never
+# tried on the user token that also holds a matching key
+rm -f "$C/dec.eml"
+: >"$C/shim.log"
+p11 "" --pin-source "$USER_PIN" decrypt --token "$P11SMIME_TEST_PIV_TOKEN_URI" -o "$C/dec.eml" \
+	"$C/two.p7m"
+check "the user's PIN for the PIV token: exit 3, one line, nothing written" \
+	eval 'rc_is 3 && err_one_line && err_has "wrong" && [ ! -e "$C/dec.eml" ]'
+check "the user's PIN for the PIV token: one C_Login, on the PIV token, not retried elsewhere" \
+	eval 'logins_are 1 && logins_on p11smime-piv 1 && logins_on p11smime-user 0'
+# an interactive PIN source names the token it asks for: the person chooses
+# (pinentry that answers with the user token's PIN)
+cat >"$C/pinentry" <<EOF
+#!/bin/sh
+echo "OK ready"
+while read -r cmd rest; do
+	case \$cmd in
+	GETPIN) echo "D \$(cat "$P11SMIME_TEST_USER_PIN_FILE")"; echo OK ;;
+	SETDESC) echo "\$rest" >>"$C/asked"; echo OK ;;
+	BYE) echo OK; exit 0 ;;
+	*) echo OK ;;
+	esac
+done
+EOF
+chmod 755 "$C/pinentry"
+rm -f "$C/dec.eml"
+: >"$C/shim.log"
+p11 "" --pin-source "pinentry:$C/pinentry" decrypt -o "$C/dec.eml" "$C/two.p7m"
+check "an interactive PIN source: the prompt names the one token it asks for" \
+	eval 'grep -q "p11smime-" "$C/asked" && [ "$(wc -l <"$C/asked")" -eq 1 ]'
+check "an interactive PIN source: at most one C_Login" eval '[ "$(count "C_Login ")" -le 1 ]'
+SHIM_TOKEN=
+# sign: Pat's key is on the PIV token only, so that is where the PIN goes;
+# refused there, it is not tried on the user token
+printf 'From: pat@example.org\r\nTo: bob@example.org\r\nSubject: s\r\n\r\nhi\r\n' >"$C/pat.eml"
+SHIM_TOKEN=p11smime-piv
+: >"$C/shim.log"
+p11 "" --pin-source "$USER_PIN" sign -o "$C/s.eml" "$C/pat.eml"
+check "sign as pat with the user token's PIN: exit 3, one line, no output" \
+	eval 'rc_is 3 && err_one_line && [ ! -e "$C/s.eml" ]'
+check "sign as pat with the user token's PIN: one C_Login, on the PIV token only" \
+	eval 'logins_are 1 && logins_on p11smime-piv 1 && logins_on p11smime-user 0'
+SHIM_TOKEN=
+
 # ---- 7. the PIN never shows (every run above kept its output) ---------
 cat "$ROOT"/case-*/all-out >"$ROOT/every-out" 2>/dev/null
 cat "$ROOT"/case-*/all-err >"$ROOT/every-err" 2>/dev/null
@@ -259,5 +333,5 @@ check "the PINs (123456, 654321) never appear in stdout" \
 check "the PINs never appear in stderr" eval '! grep -qE "123456|654321" "$ROOT/every-err"'
 check "the PINs never appear in the shim log" eval '! grep -qE "123456|654321" "$ROOT/every-log"'
 
-[ "$N" -eq 34 ] || echo "# planned 34 tests, ran $N"
+[ "$N" -eq 47 ] || echo "# planned 47 tests, ran $N"
 exit 0

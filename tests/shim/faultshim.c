@@ -25,6 +25,10 @@
  *     removed        C_OpenSession returns CKR_DEVICE_REMOVED
  *     login-fail=RV  C_Login returns RV (hex, "0xa0" or "a0") without
  *                    calling the real module
+ *   P11SMIME_SHIM_TOKEN        a token label: the flags act on that token
+ *                              only (the module's other tokens are as
+ *                              they are), and each C_Login also logs
+ *                              "Login token=<label of the session's token>"
  *   P11SMIME_SHIM_PINPAD_PIN   file holding the PIN the "keypad" types
  *   P11SMIME_SHIM_LOG          file to append one line per call to:
  *     "C_Login user=<userType> pinlen=<ulPinLen as passed>"  (never the PIN)
@@ -76,6 +80,7 @@ static struct {
 
 static const char *shim_log_path;
 static const char *shim_pinpad_path;
+static const char *shim_token;          /* NULL: the flags act on every token */
 
 static void shim_complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -198,12 +203,52 @@ shim_read_pinpad_pin(char *buf, size_t cap, size_t *len)
 	return 1;
 }
 
+/* The label of the token in slot, without its padding, into buf. */
+static int
+shim_slot_label(CK_SLOT_ID slot, char *buf, size_t cap)
+{
+	CK_TOKEN_INFO ti;
+	size_t n = sizeof(ti.label);
+
+	if (real->C_GetTokenInfo(slot, &ti) != CKR_OK)
+		return 0;
+	while (n > 0 && ti.label[n - 1] == ' ')
+		n--;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, ti.label, n);
+	buf[n] = '\0';
+	return 1;
+}
+
+/* Do the flags act on this slot's token? */
+static int
+shim_acts_on(CK_SLOT_ID slot)
+{
+	char label[40];
+
+	if (shim_token == NULL)
+		return 1;
+	return shim_slot_label(slot, label, sizeof(label)) && strcmp(label, shim_token) == 0;
+}
+
+static int
+shim_session_slot(CK_SESSION_HANDLE session, CK_SLOT_ID *slot)
+{
+	CK_SESSION_INFO si;
+
+	if (real->C_GetSessionInfo(session, &si) != CKR_OK)
+		return 0;
+	*slot = si.slotID;
+	return 1;
+}
+
 static CK_RV
 shim_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
 	CK_RV rv = real->C_GetTokenInfo(slot, info);
 
-	if (rv != CKR_OK || info == NULL)
+	if (rv != CKR_OK || info == NULL || !shim_acts_on(slot))
 		return rv;
 	if (shim_flags.final_try)
 		info->flags |= CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_COUNT_LOW;
@@ -220,7 +265,7 @@ static CK_RV
 shim_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
                    CK_NOTIFY notify, CK_SESSION_HANDLE_PTR session)
 {
-	if (shim_flags.removed)
+	if (shim_flags.removed && shim_acts_on(slot))
 		return CKR_DEVICE_REMOVED;
 	return real->C_OpenSession(slot, flags, app, notify, session);
 }
@@ -229,11 +274,19 @@ static CK_RV
 shim_C_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user,
              CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 {
-	char keypad[SHIM_PIN_MAX];
+	char keypad[SHIM_PIN_MAX], label[40];
 	size_t keypad_len = 0;
+	CK_SLOT_ID slot;
 	CK_RV rv;
 
 	shim_log("C_Login user=%lu pinlen=%lu", (unsigned long)user, (unsigned long)pin_len);
+	if (shim_token != NULL) {
+		if (!shim_session_slot(session, &slot) || !shim_slot_label(slot, label, sizeof(label)))
+			snprintf(label, sizeof(label), "?");
+		shim_log("Login token=%s", label);
+		if (strcmp(label, shim_token) != 0)
+			return real->C_Login(session, user, pin, pin_len);
+	}
 	if (shim_flags.locked && (user == CKU_USER || user == CKU_CONTEXT_SPECIFIC))
 		return CKR_PIN_LOCKED;
 	if (shim_flags.login_fail)
@@ -304,6 +357,9 @@ shim_init(void)
 	shim_log_path = getenv("P11SMIME_SHIM_LOG");
 	if (shim_log_path != NULL && *shim_log_path == '\0')
 		shim_log_path = NULL;
+	shim_token = getenv("P11SMIME_SHIM_TOKEN");
+	if (shim_token != NULL && *shim_token == '\0')
+		shim_token = NULL;
 	shim_pinpad_path = getenv("P11SMIME_SHIM_PINPAD_PIN");
 	if (shim_pinpad_path != NULL && *shim_pinpad_path == '\0')
 		shim_pinpad_path = NULL;
