@@ -40,7 +40,7 @@ int psm_cli_setting_anchors(struct psm_cli *cli, const char **files, size_t *n, 
 /* Options every command accepts as well as the global position. */
 enum { PSM_OPT_MODULE = 1000, PSM_OPT_PIN_SOURCE, PSM_OPT_ALLOW_LAST, PSM_OPT_JSON,
        PSM_OPT_TOKEN, PSM_OPT_DIRECTORY, PSM_OPT_DIRECTORY_BIND_DN, PSM_OPT_DIRECTORY_PASSWORD,
-       PSM_OPT_DIRECTORY_CA, PSM_OPT_ANCHORS, PSM_OPT_AT, PSM_OPT_ALLOW_WEAK, PSM_OPT_REVOCATION,
+       PSM_OPT_DIRECTORY_CA, PSM_OPT_ANCHORS, PSM_OPT_AT, PSM_OPT_ALLOW_WEAK, PSM_OPT_NO_FROM_CHECK, PSM_OPT_REVOCATION,
        PSM_OPT_CRL, PSM_OPT_NO_AIA, PSM_OPT_KEY, PSM_OPT_OPAQUE, PSM_OPT_DIGEST, PSM_OPT_PSS,
        PSM_OPT_CERTFILE };
 #define PSM_CLI_GLOBAL_OPTIONS \
@@ -57,7 +57,8 @@ enum { PSM_OPT_MODULE = 1000, PSM_OPT_PIN_SOURCE, PSM_OPT_ALLOW_LAST, PSM_OPT_JS
 	{ "no-aia", no_argument, NULL, PSM_OPT_NO_AIA }
 #define PSM_CLI_TIME_OPTIONS \
 	{ "at", required_argument, NULL, PSM_OPT_AT }, \
-	{ "allow-weak", no_argument, NULL, PSM_OPT_ALLOW_WEAK }
+	{ "allow-weak", no_argument, NULL, PSM_OPT_ALLOW_WEAK }, \
+	{ "no-from-check", no_argument, NULL, PSM_OPT_NO_FROM_CHECK }
 
 struct psm_cli_trust {
 	const char *anchors[16];
@@ -66,6 +67,7 @@ struct psm_cli_trust {
 	size_t ncrls;
 	time_t at;
 	int allow_weak;
+	int no_from_check;
 	psm_revocation_params rp;
 	psm_aia_params aia;
 	/* from psm_cli_trust_open() */

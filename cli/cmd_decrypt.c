@@ -34,6 +34,8 @@ static const char decrypt_usage[] =
 "  --anchors FILE   trust anchors for an inner signature (PEM; repeatable)\n"
 "  --at TIME        judge an inner signature as of TIME\n"
 "  --allow-weak     accept an inner SHA-1 signature\n"
+"  --no-from-check  an inner signature on a message without From: is not a\n"
+"                   failure (you check the signer's address yourself)\n"
 "  --revocation off|soft|hard, --crl FILE\n"
 "                   revocation checks of an inner signer (see 'p11smime verify --help')\n"
 "  --no-aia         do not fetch a missing issuer of an inner signer from the URL\n"

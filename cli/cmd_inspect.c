@@ -27,6 +27,7 @@ static const char inspect_usage[] =
 "  --anchors FILE  trust anchors for judging signatures (PEM; repeatable)\n"
 "  --at TIME       judge signatures as of TIME\n"
 "  --allow-weak    accept SHA-1 signatures\n"
+"  --no-from-check a signature on a message without From: is not a failure\n"
 "  --revocation P, --crl FILE  revocation checks of signers, as for verify\n"
 "  --no-aia        do not fetch a missing issuer of a signer from the URL its\n"
 "                  certificate names (AIA caIssuers)\n"

@@ -44,6 +44,9 @@ psm_cli_trust_option(struct psm_cli_trust *t, int c, const char *arg)
 	case PSM_OPT_ALLOW_WEAK:
 		t->allow_weak = 1;
 		return 1;
+	case PSM_OPT_NO_FROM_CHECK:
+		t->no_from_check = 1;
+		return 1;
 	case PSM_OPT_REVOCATION:
 		if ((t->rp.policy = psm_revocation_policy_parse(arg)) < 0)
 			return bad(t, "%s", psm_error_detail());
@@ -126,6 +129,7 @@ psm_cli_trust_open(struct psm_cli *cli, struct psm_cli_trust *t, psm_verify_para
 		vp->anchors = t->xs;
 		vp->at = t->at;
 		vp->allow_weak = t->allow_weak;
+		vp->no_from_check = t->no_from_check;
 		vp->more_certs = more_certs;
 		vp->more_ud = t;
 		vp->revocation = &t->rp;

@@ -315,7 +315,7 @@ check_chain(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509) **keep,
 }
 
 static int
-check_from(X509 *signer, const char *from, psm_verify_result *res)
+check_from(X509 *signer, const char *from, int no_from_check, psm_verify_result *res)
 {
 	psm_certinfo *ci = NULL;
 	size_t i;
@@ -326,8 +326,14 @@ check_from(X509 *signer, const char *from, psm_verify_result *res)
 	res->signer_emails = ci->emails;
 	ci->emails = NULL; /* transferred */
 	psm_certinfo_free(ci);
-	if (from == NULL)
+	if (from == NULL) {
+		/* nobody could tell who signed it against who sent it */
+		if (!no_from_check)
+			fail(res, "the message has no From: address, so the signer was not checked "
+			     "against the sender; give --no-from-check when you check the signer's "
+			     "address yourself");
 		return 0;
+	}
 	for (i = 0; res->signer_emails[i] != NULL; i++)
 		if (strcasecmp(res->signer_emails[i], from) == 0)
 			res->from_matches = 1;
@@ -467,7 +473,7 @@ psm_verifier_finish_cms(psm_verifier *v, CMS_ContentInfo *cms, const psm_verify_
 	}
 	ERR_clear_error();
 	if ((r = check_chain(signer, untrusted, &keep, p, res)) < 0 ||
-	    (r = check_from(signer, p->from, res)) < 0)
+	    (r = check_from(signer, p->from, p->no_from_check, res)) < 0)
 		goto out;
 done:
 	if (!res->valid && res->failure == NULL)

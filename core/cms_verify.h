@@ -28,6 +28,8 @@ typedef struct psm_verify_params {
 	time_t at;                  /* judge the message as of this time; 0: now */
 	int allow_weak;             /* accept SHA-1 (MD5 never) */
 	const char *from;           /* the message's From: address, or NULL */
+	int no_from_check;          /* the caller checks the signer's address itself
+	                               (non-mail uses): no From: is not a failure */
 	const psm_revocation_params *revocation;  /* borrowed: revocation checks of the
 	                               signer's chain (at 0: this at), or NULL: off */
 	/* when the message lacks the signer's certificate: the anchors are

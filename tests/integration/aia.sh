@@ -92,7 +92,8 @@ for u in uma pia pem wes ivy sam dora nat lou; do
 	printf 'From: %s@example.org\nTo: bob@example.org\nSubject: hi\n\nHello from %s.\n' "$u" "$u" \
 		>"$R/$u.eml"
 	openssl cms -sign -in "$R/$u.eml" -signer "$R/$u.cert.pem" -inkey "$R/$u.key.pem" \
-		-out "$R/$u.signed" 2>>"$R/ca.log" || { echo "Bail out! cannot sign as $u"; exit 1; }
+		-from "$u@example.org" -out "$R/$u.signed" 2>>"$R/ca.log" ||
+		{ echo "Bail out! cannot sign as $u"; exit 1; }
 done
 A="--anchors $R/root.cert.pem"
 ver() { rm -f "$TMP/content"; run verify $A --revocation off -o "$TMP/content" "$@"; }

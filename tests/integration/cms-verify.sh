@@ -3,7 +3,7 @@
 # content, wrong micalg, untrusted or expired signers, SHA-1, MD5, another
 # From: and garbage each fail with a clear reason.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 14
+plan 16
 fixtures
 V=$top_builddir/tests/tools/psm-cmsverify
 head -c 200000 /dev/urandom | base64 >"$TMP/content"
@@ -41,13 +41,13 @@ check "a signer from an untrusted CA fails" sh -c "[ $RC -eq 1 ] && grep -q 'tru
 osign eve sha256
 verify --sig "$TMP/eve-sha256.der"
 check "an expired signer fails" sh -c "[ $RC -eq 1 ] && grep -q 'expired' '$TMP/err'"
-verify --sig "$TMP/eve-sha256.der" --at 1590000000
+verify --sig "$TMP/eve-sha256.der" --at 1590000000 --from eve@example.org
 check "...but verifies as of a time inside its validity (--at)" rc_is 0
 
 osign alice sha1
 verify --sig "$TMP/alice-sha1.der"
 check "SHA-1 fails without --allow-weak" sh -c "[ $RC -eq 1 ] && grep -q 'SHA-1' '$TMP/err'"
-verify --sig "$TMP/alice-sha1.der" --allow-weak
+verify --sig "$TMP/alice-sha1.der" --allow-weak --from alice@example.org
 check "SHA-1 verifies with --allow-weak" rc_is 0
 
 head -c 3000 /dev/urandom >"$TMP/garbage.der"
@@ -59,6 +59,11 @@ verify --sig "$TMP/alice-sha256.der"
 check "tampered content fails" sh -c "[ $RC -eq 1 ] && grep -q 'changed after signing' '$TMP/err'"
 cp "$TMP/orig" "$TMP/content"
 osign alice sha256 -noattr
-verify --sig "$TMP/alice-sha256.der"
+verify --sig "$TMP/alice-sha256.der" --from alice@example.org
 check "a signature without signed attributes verifies" rc_is 0
+verify --sig "$TMP/alice-sha256.der"
+check "no From: address and no --no-from-check: fails, saying the sender was not checked" \
+	sh -c "[ $RC -eq 1 ] && grep -q 'no From: address' '$TMP/err'"
+verify --sig "$TMP/alice-sha256.der" --no-from-check
+check "...and verifies when the caller checks the address itself (--no-from-check)" rc_is 0
 done_testing

@@ -140,7 +140,8 @@ cdec env1 "$TMP/env1.content"
 check "Thunderbird: alice.env.sig.SHA1.opaque: GOOD with --allow-weak, and what it signed opens" opened env1 "$MSG"
 for h in SHA256 SHA512; do
 	vfy dv$h "$TB/smime/alice.env.sig.$h.opaque.dave.sig.$h.opaque.eml"
-	vfy al$h "$TMP/dv$h.content"
+	# Alice's layer inside Dave's has no From: of its own: nothing to check it against
+	vfy al$h "$TMP/dv$h.content" --no-from-check
 	cdec al$h "$TMP/al$h.content"
 	check "Thunderbird: alice.env.sig.$h.opaque.dave.sig.$h.opaque: Dave GOOD, Alice GOOD, then Bob's key opens it" \
 		opened al$h "$MSG"

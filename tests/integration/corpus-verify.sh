@@ -9,7 +9,7 @@ if [ ! -d "$C/thunderbird" ]; then
 	echo "1..0 # SKIP corpus not found at $C"
 	exit 0
 fi
-plan 30
+plan 31
 TB=$C/thunderbird
 cat "$TB/smime/TestCA.pem" "$TB/_derived/NSS-Test-CA-ECC.cert.pem" >"$TMP/tbca.pem"
 
@@ -43,7 +43,11 @@ expect 1 "Thunderbird: outer signature over the LF-only part (NSS bug) is BAD" "
 expect 0 "Thunderbird: Dave's outer opaque signature over Alice's is GOOD" "$TB/smime/alice.plain.sig.SHA384.opaque.dave.sig.SHA384.opaque.eml"
 expect 0 "Thunderbird: Dave's outer detached signature over Alice's is GOOD" "$TB/smime/alice.plain.dsig.SHA512.multipart.dave.dsig.SHA512.multipart.eml"
 check "...and the nested signed layer is reported" err_has "nested:      the signed content is itself multipart/signed"
-run verify --anchors "$TMP/tbca.pem" -o "$TMP/content" "$TMP/content"
+# the inner layer has no From: of its own (Dave sent it): checked without
+run verify --anchors "$TMP/tbca.pem" -o "$TMP/inner" "$TMP/content"
+check "...the inner layer alone has no From: to check its signer against: exit 1, saying so" \
+	sh -c "[ $RC -eq 1 ] && grep -q 'no From: address' '$TMP/err'"
+run verify --anchors "$TMP/tbca.pem" --no-from-check -o "$TMP/content" "$TMP/content"
 check "...and the inner layer (Alice) verifies from the content written" sh -c "[ $RC -eq 0 ] && grep -qi 'alice@example.com' '$TMP/err'"
 expect 1 "Thunderbird: a signer from another CA generation is untrusted" "$TB/browser-smime-data/alice.html.sig.SHA256.opaque.eml"
 check "...and says so" err_has "chain is not valid"

@@ -137,7 +137,7 @@ openssl x509 -req -in "$TMP/zed.csr" -CA "$PKI/intermediate-ca.cert.pem" -CAkey 
 	-CAcreateserial -days 30 -extfile "$TMP/zed.ext" -out "$TMP/zed.crt" 2>/dev/null
 printf 'From: zed@example.org\nTo: alice@example.org\nSubject: hi\n\nhello from zed\n' >"$TMP/zed.eml"
 openssl cms -sign -in "$TMP/zed.eml" -signer "$TMP/zed.crt" -inkey "$TMP/zed.key" \
-	-certfile "$PKI/intermediate-ca.cert.pem" -out "$TMP/zed.signed" 2>/dev/null
+	-from zed@example.org -certfile "$PKI/intermediate-ca.cert.pem" -out "$TMP/zed.signed" 2>/dev/null
 run verify $A -o /dev/null "$TMP/zed.signed"
 check "verify remembers zed (a signer known to no token)" rc_is 0
 mkmsg "$TMP/tozed.eml" 7bit lf zed@example.org

@@ -197,10 +197,10 @@ for u in olga oscar dina wendy nico rita greg dora paul nina; do
 	printf 'From: %s@example.org\nTo: bob@example.org\nSubject: hello\n\nHello from %s.\n' "$u" "$u" \
 		>"$R/$u.eml"
 	openssl cms -sign -in "$R/$u.eml" -signer "$R/$u.cert.pem" -inkey "$R/$u.key.pem" \
-		-certfile "$R/ca.cert.pem" -out "$R/$u.signed" 2>/dev/null
+		-from "$u@example.org" -certfile "$R/ca.cert.pem" -out "$R/$u.signed" 2>/dev/null
 done
 openssl cms -sign -in "$R/olga.eml" -signer "$R/ivan.cert.pem" -inkey "$R/ivan.key.pem" \
-	-certfile "$R/sub.cert.pem" -out "$R/ivan.signed" 2>/dev/null
+	-from ivan@example.org -certfile "$R/sub.cert.pem" -out "$R/ivan.signed" 2>/dev/null
 ver() { rm -f "$TMP/content"; run verify $A -o "$TMP/content" "$@"; }
 ver_json() { run verify $A --json "$@"; }
 today=$(date -u +%Y-%m-%d)

@@ -3,7 +3,7 @@
 # type, detached and opaque, 7bit/8bit/binary bodies, LF and CRLF input,
 # checked by p11smime verify and openssl cms; and the negative twins.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 52
+plan 56
 fixtures
 A="--anchors $PKI/anchors.pem"
 cat "$PKI/anchors.pem" >"$TMP/root.pem"
@@ -129,7 +129,8 @@ neg "an expired signer fails" "$TMP/eve.signed" 1 "expired"
 run verify $A --at 2020-06-01T00:00:00Z -o "$TMP/eve.content" "$TMP/eve.signed"
 check "...and verifies with --at inside its validity" rc_is 0
 openssl cms -sign -in "$TMP/alice.eml" -signer "$PKI/alice.cert.pem" -inkey "$PKI/alice.key.pem" \
-	-certfile "$PKI/intermediate-ca.cert.pem" -md sha1 -out "$TMP/sha1.signed" 2>/dev/null
+	-from alice@example.org -certfile "$PKI/intermediate-ca.cert.pem" -md sha1 \
+	-out "$TMP/sha1.signed" 2>/dev/null
 neg "a SHA-1 signature fails without --allow-weak" "$TMP/sha1.signed" 1 "SHA-1"
 run verify $A --allow-weak -o "$TMP/sha1.content" "$TMP/sha1.signed"
 check "...and verifies with --allow-weak" rc_is 0
@@ -137,6 +138,21 @@ check "...and verifies with --allow-weak" rc_is 0
 mkmsg "$TMP/km.eml" pat@example.org 7bit lf
 signs km pat@example.org "pkcs11:token=p11smime-piv;id=%03;type=private" "$PIV_PIN"
 check "a key that cannot sign is refused (exit 3), nothing written" sh -c "[ $RC -eq 3 ] && grep -q 'may not sign' '$TMP/err' && [ ! -e '$TMP/km.signed' ]"
+# From: removed after signing: nobody can say who signed it against whom
+sed '/^From:/d' "$TMP/alice.signed" >"$TMP/nofrom.signed"
+run verify $A -o "$TMP/nofrom.out" "$TMP/nofrom.signed"
+check "From: removed: exit 1, one line saying no sender was checked, nothing written" \
+	sh -c "[ $RC -eq 1 ] && grep -q 'no From: address' '$TMP/err' && [ ! -e '$TMP/nofrom.out' ]"
+run verify $A --json "$TMP/nofrom.signed"
+nofrom_json() { rc_is 1 && json_q 'd["valid"] is False and d["from"] is None'; }
+check "From: removed: --json says not valid, from null" nofrom_json
+run verify $A --no-from-check -o "$TMP/nofrom.out" "$TMP/nofrom.signed"
+check "From: removed, --no-from-check (the caller checks the address): exit 0" \
+	sh -c "[ $RC -eq 0 ] && [ -s '$TMP/nofrom.out' ]"
+sed 's/^From: .*/From: mallory@example.org/' "$TMP/alice.signed" >"$TMP/otherfrom.signed"
+run verify $A --no-from-check "$TMP/otherfrom.signed"
+check "--no-from-check does not excuse a From: of someone else (exit 1)" \
+	sh -c "[ $RC -eq 1 ] && grep -q 'From: mallory@example.org' '$TMP/err'"
 mkmsg "$TMP/nokey.eml" nobody@example.org 7bit lf
 signs nokey nobody@example.org "" "$USER_PIN"
 check "no key for the From: address: exit 3 with a hint" sh -c "[ $RC -eq 3 ] && grep -q 'no token key' '$TMP/err'"

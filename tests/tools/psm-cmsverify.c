@@ -2,7 +2,8 @@
  * library's streaming verifier (no MIME). For tests of core/cms_verify.
  *
  * Usage: psm-cmsverify --anchors PEM --content FILE --sig DER
- *                      [--micalg NAME] [--from ADDR] [--at EPOCH] [--allow-weak]
+ *                      [--micalg NAME] [--from ADDR] [--no-from-check] [--at EPOCH]
+ *                      [--allow-weak]
  * Exit 0 valid, 1 invalid (the reason on stderr), 2 malformed input.
  */
 #include "config.h"
@@ -26,6 +27,7 @@ main(int argc, char **argv)
 		{ "sig", required_argument, NULL, 's' },
 		{ "micalg", required_argument, NULL, 'm' },
 		{ "from", required_argument, NULL, 'f' },
+		{ "no-from-check", no_argument, NULL, 'n' },
 		{ "at", required_argument, NULL, 't' },
 		{ "allow-weak", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
@@ -48,6 +50,7 @@ main(int argc, char **argv)
 		case 's': sig = optarg; break;
 		case 'm': micalg = optarg; break;
 		case 'f': p.from = optarg; break;
+		case 'n': p.no_from_check = 1; break;
 		case 't': p.at = (time_t)strtoll(optarg, NULL, 10); break;
 		case 'w': p.allow_weak = 1; break;
 		default: return 2;
