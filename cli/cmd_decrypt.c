@@ -130,8 +130,8 @@ verify_inner(psm_outfile *out, const psm_verify_params *vp0, psm_store *store,
 		goto out;
 	psm_cli_verify_summary(*res, vp.from);
 	if ((*res)->valid)
-		psm_store_remember(store, (*res)->signer, (*res)->capabilities,
-		                   (*res)->capabilities_len);
+		psm_store_remember_signer(store, (*res)->signer, (*res)->capabilities,
+		                          (*res)->capabilities_len, (*res)->path_cas);
 out:
 	psm_msg_free(m);
 	if (fd >= 0)

@@ -26,8 +26,9 @@ static const char verify_usage[] =
 "a trusted, valid signer whose certificate carries the From: address (a\n"
 "message without From: fails: nobody checked who signed it). The\n"
 "signed content is written to OUT (default: standard output) only then.\n"
-"A summary goes to standard error; the signer's certificate is remembered\n"
-"in the certificate store for encrypting to them later.\n"
+"A summary goes to standard error; the signer's certificate, and the CA\n"
+"certificates on its path, are remembered in the certificate store for\n"
+"encrypting to them later.\n"
 "\n"
 "  --anchors FILE  trust anchors (PEM; repeatable), in addition to the\n"
 "                  certificates you trusted and the system's CA store\n"
@@ -269,7 +270,8 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 		if (out != NULL && (r = psm_outfile_commit(out)) < 0)
 			goto fail;
 		/* remember who wrote, to encrypt to them later */
-		psm_store_remember(t.store, res->signer, res->capabilities, res->capabilities_len);
+		psm_store_remember_signer(t.store, res->signer, res->capabilities,
+		                          res->capabilities_len, res->path_cas);
 		rc = PSM_EXIT_OK;
 	} else {
 		rc = PSM_EXIT_CHECK_FAILED;

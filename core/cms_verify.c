@@ -121,6 +121,7 @@ psm_verify_result_free(psm_verify_result *res)
 		free(res->signer_emails[i]);
 	free(res->signer_emails);
 	X509_free(res->signer);
+	sk_X509_pop_free(res->path_cas, X509_free);
 	OPENSSL_free(res->capabilities);
 	free(res);
 }
@@ -280,9 +281,25 @@ check_chain(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509) **keep,
 			return r;
 	}
 	if (chain != NULL) {
+		int i;
+
 		if (sk_X509_num(chain) > 0)
 			res->anchor_subject = psm_name_oneline(X509_get_subject_name(
 				sk_X509_value(chain, sk_X509_num(chain) - 1)));
+		/* what lies between the signer and the anchor: a caller keeps
+		 * these, so that the signer can be encrypted to later */
+		for (i = 1; i < sk_X509_num(chain) - 1; i++) {
+			if ((res->path_cas == NULL && (res->path_cas = sk_X509_new_null()) == NULL) ||
+			    !X509_up_ref(sk_X509_value(chain, i))) {
+				sk_X509_pop_free(chain, X509_free);
+				return PSM_ERR_NOMEM;
+			}
+			if (!sk_X509_push(res->path_cas, sk_X509_value(chain, i))) {
+				X509_free(sk_X509_value(chain, i));
+				sk_X509_pop_free(chain, X509_free);
+				return PSM_ERR_NOMEM;
+			}
+		}
 		r = check_revocation(chain, p, res);
 		sk_X509_pop_free(chain, X509_free);
 		return r;

@@ -59,6 +59,9 @@ typedef struct psm_verify_result {
 	char *nested;               /* the signed content is itself S/MIME: its
 	                               media type (e.g. "multipart/signed"), or NULL */
 	X509 *signer;               /* owned */
+	STACK_OF(X509) *path_cas;   /* owned: the CA certificates between the signer
+	                               and the anchor (neither included), as the
+	                               chain was built; empty when not valid */
 	unsigned char *capabilities;/* DER of SMIMECapabilities, or NULL */
 	size_t capabilities_len;
 	psm_revocation_result revocation;  /* of the signer's chain (status OFF when

@@ -203,6 +203,20 @@ psm_store_remember(psm_store *st, X509 *cert, const unsigned char *caps, size_t 
 }
 
 int
+psm_store_remember_signer(psm_store *st, X509 *signer, const unsigned char *caps,
+                          size_t caps_len, STACK_OF(X509) *cas)
+{
+	int i, r;
+
+	if ((r = psm_store_remember(st, signer, caps, caps_len)) < 0)
+		return r;
+	for (i = 0; i < sk_X509_num(cas); i++)
+		if ((r = psm_store_remember(st, sk_X509_value(cas, i), NULL, 0)) < 0)
+			return r;
+	return 0;
+}
+
+int
 psm_store_add_trusted(psm_store *st, X509_STORE *anchors, int *skipped)
 {
 	DIR *d = opendir(st->trusted);

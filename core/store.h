@@ -28,6 +28,13 @@ const char *psm_store_path(const psm_store *st);
 /* Remember a certificate and its capabilities (caps may be NULL). */
 int psm_store_remember(psm_store *st, X509 *cert, const unsigned char *caps, size_t caps_len);
 
+/* Remember a signer whose signature verified, its capabilities, and the
+ * CA certificates on its path to the anchor (cas, may be NULL), as a
+ * mail client does: a later encryption to that person then finds the
+ * chain. Stops at the first failure. */
+int psm_store_remember_signer(psm_store *st, X509 *signer, const unsigned char *caps,
+                              size_t caps_len, STACK_OF(X509) *cas);
+
 /* Add the user's trusted certificates to anchors. A damaged entry is
  * skipped (counted in *skipped when not NULL), never fatal. */
 int psm_store_add_trusted(psm_store *st, X509_STORE *anchors, int *skipped);

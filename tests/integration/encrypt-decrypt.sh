@@ -4,7 +4,7 @@
 # GCM and CBC, LF and CRLF, retired PIV keys; every result also decrypted
 # by openssl with the software copy of the key; and the negative twins.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 59
+plan 64
 fixtures
 A="--anchors $PKI/anchors.pem"
 
@@ -145,6 +145,41 @@ enc tozed encrypt $A
 check "encrypt to zed@example.org finds the certificate in the store" rc_is 0
 check "...and falls back to AES-256-CBC with a warning (openssl announced no GCM)" sh -c "grep -qi 'cannot read AES-GCM' '$TMP/err' && grep -q 'smime-type=enveloped-data' '$TMP/tozed.p7m'"
 check "...which zed can read" sh -c "openssl cms -decrypt -in '$TMP/tozed.p7m' -inkey '$TMP/zed.key' -recip '$TMP/zed.crt' 2>/dev/null | grep -q swordfish"
+
+# a correspondent from another PKI, whose intermediate came only in the
+# signature (no token, no store, no anchor holds it): verify keeps the CA
+# certificates on the signer's path, as Thunderbird does, so that
+# encrypting to them later finds the chain
+Y=$TMP/ypki
+mkdir -p "$Y"
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$Y/ca.ext"
+printf 'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:yan@example.net\n' >"$Y/user.ext"
+openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$Y/root.key" -subj "/CN=Y Root" -days 30 \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+	-out "$Y/root.crt" 2>/dev/null
+openssl req -new -newkey rsa:2048 -nodes -keyout "$Y/int.key" -subj "/CN=Y Intermediate" \
+	-out "$Y/int.csr" 2>/dev/null
+openssl x509 -req -in "$Y/int.csr" -CA "$Y/root.crt" -CAkey "$Y/root.key" -CAcreateserial -days 30 \
+	-extfile "$Y/ca.ext" -out "$Y/int.crt" 2>/dev/null
+openssl req -new -newkey rsa:2048 -nodes -keyout "$Y/yan.key" -subj "/CN=Yan/emailAddress=yan@example.net" \
+	-out "$Y/yan.csr" 2>/dev/null
+openssl x509 -req -in "$Y/yan.csr" -CA "$Y/int.crt" -CAkey "$Y/int.key" -CAcreateserial -days 30 \
+	-extfile "$Y/user.ext" -out "$Y/yan.crt" 2>/dev/null
+printf 'From: yan@example.net\nTo: alice@example.org\nSubject: hi\n\nhello from yan\n' >"$TMP/yan.eml"
+openssl cms -sign -in "$TMP/yan.eml" -signer "$Y/yan.crt" -inkey "$Y/yan.key" -certfile "$Y/int.crt" \
+	-from yan@example.net -out "$TMP/yan.signed" 2>/dev/null
+YA="--anchors $Y/root.crt --anchors $PKI/anchors.pem"
+mkmsg "$TMP/toyan.eml" 7bit lf yan@example.net
+enc toyan encrypt $YA
+check "before Yan's signature was seen: encrypt to yan@example.net fails (exit 1)" rc_is 1
+run verify --anchors "$Y/root.crt" -o /dev/null "$TMP/yan.signed"
+check "verify of Yan's signature (intermediate only in the message): exit 0" rc_is 0
+run certs list --json
+check "...and the store now holds Yan and the intermediate on Yan's path, not the root" \
+	sh -c "grep -q '\"subject\":\"emailAddress=yan@example.net,CN=Yan\"' '$TMP/out' && grep -q '\"subject\":\"CN=Y Intermediate\"' '$TMP/out' && ! grep -q '\"subject\":\"CN=Y Root\"' '$TMP/out'"
+enc toyan encrypt $YA
+check "encrypt to yan@example.net then finds the chain (exit 0)" rc_is 0
+check "...and Yan reads it" sh -c "openssl cms -decrypt -in '$TMP/toyan.p7m' -inkey '$Y/yan.key' -recip '$Y/yan.crt' 2>/dev/null | grep -q swordfish"
 
 # ---- negative twins ----
 mkmsg "$TMP/big.eml" big lf
