@@ -260,9 +260,34 @@ add_more_certs(STACK_OF(X509) *untrusted, STACK_OF(X509) **keep, const psm_verif
 	return 0;
 }
 
+/* Keep the CA certificates of chain (between the signer and the anchor)
+ * that the message itself carried in res->path_cas. */
 static int
-check_chain(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509) **keep,
-            const psm_verify_params *p, psm_verify_result *res)
+keep_path_cas(STACK_OF(X509) *chain, STACK_OF(X509) *carried, psm_verify_result *res)
+{
+	int i, j;
+
+	for (i = 1; i < sk_X509_num(chain) - 1; i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		for (j = 0; j < sk_X509_num(carried) && X509_cmp(x, sk_X509_value(carried, j)) != 0; j++)
+			;
+		if (j == sk_X509_num(carried))
+			continue;   /* from the store, the tokens or AIA: kept there already */
+		if ((res->path_cas == NULL && (res->path_cas = sk_X509_new_null()) == NULL) ||
+		    !X509_up_ref(x))
+			return PSM_ERR_NOMEM;
+		if (!sk_X509_push(res->path_cas, x)) {
+			X509_free(x);
+			return PSM_ERR_NOMEM;
+		}
+	}
+	return 0;
+}
+
+static int
+check_chain(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509) *carried,
+            STACK_OF(X509) **keep, const psm_verify_params *p, psm_verify_result *res)
 {
 	STACK_OF(X509) *chain = NULL;
 	char why[600] = "";
@@ -281,24 +306,14 @@ check_chain(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509) **keep,
 			return r;
 	}
 	if (chain != NULL) {
-		int i;
-
 		if (sk_X509_num(chain) > 0)
 			res->anchor_subject = psm_name_oneline(X509_get_subject_name(
 				sk_X509_value(chain, sk_X509_num(chain) - 1)));
-		/* what lies between the signer and the anchor: a caller keeps
-		 * these, so that the signer can be encrypted to later */
-		for (i = 1; i < sk_X509_num(chain) - 1; i++) {
-			if ((res->path_cas == NULL && (res->path_cas = sk_X509_new_null()) == NULL) ||
-			    !X509_up_ref(sk_X509_value(chain, i))) {
-				sk_X509_pop_free(chain, X509_free);
-				return PSM_ERR_NOMEM;
-			}
-			if (!sk_X509_push(res->path_cas, sk_X509_value(chain, i))) {
-				X509_free(sk_X509_value(chain, i));
-				sk_X509_pop_free(chain, X509_free);
-				return PSM_ERR_NOMEM;
-			}
+		/* what the message brought between the signer and the anchor:
+		 * a caller keeps these, so that the signer can be encrypted to */
+		if ((r = keep_path_cas(chain, carried, res)) < 0) {
+			sk_X509_pop_free(chain, X509_free);
+			return r;
 		}
 		r = check_revocation(chain, p, res);
 		sk_X509_pop_free(chain, X509_free);
@@ -489,7 +504,7 @@ psm_verifier_finish_cms(psm_verifier *v, CMS_ContentInfo *cms, const psm_verify_
 			fail(res, "the signature is not valid for the signer's key");
 	}
 	ERR_clear_error();
-	if ((r = check_chain(signer, untrusted, &keep, p, res)) < 0 ||
+	if ((r = check_chain(signer, untrusted, certs, &keep, p, res)) < 0 ||
 	    (r = check_from(signer, p->from, p->no_from_check, res)) < 0)
 		goto out;
 done:

@@ -60,8 +60,8 @@ typedef struct psm_verify_result {
 	                               media type (e.g. "multipart/signed"), or NULL */
 	X509 *signer;               /* owned */
 	STACK_OF(X509) *path_cas;   /* owned: the CA certificates between the signer
-	                               and the anchor (neither included), as the
-	                               chain was built; empty when not valid */
+	                               and the anchor (neither included) that the
+	                               message carried; NULL when none or not valid */
 	unsigned char *capabilities;/* DER of SMIMECapabilities, or NULL */
 	size_t capabilities_len;
 	psm_revocation_result revocation;  /* of the signer's chain (status OFF when
