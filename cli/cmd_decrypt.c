@@ -17,7 +17,7 @@
 static const char decrypt_usage[] =
 "Usage: p11smime decrypt [--key URI | --token URI] [--anchors FILE]... [--at TIME] [--allow-weak]\n"
 "                        [--require-authenticated] [--revocation off|soft|hard] [--crl FILE]...\n"
-"                        [--no-aia] [--json] [-o OUT] [IN]\n"
+"                        [--no-aia] [--no-from-check] [--keep-signed] [--json] [-o OUT] [IN]\n"
 "\n"
 "Decrypt the S/MIME message IN (default: standard input) with a private key\n"
 "on a token and write the message with its decrypted body to OUT (default:\n"
@@ -25,8 +25,9 @@ static const char decrypt_usage[] =
 "message is matched against the certificates on all tokens, retired\n"
 "key-management keys included. Nothing is written unless decryption\n"
 "succeeded and, for AES-GCM, the content was shown to be unchanged.\n"
-"A signature inside is checked in the same step (as 'p11smime verify');\n"
-"the output keeps it so that mail programs can show it too.\n"
+"A signature inside is checked in the same step (as 'p11smime verify'),\n"
+"and then the message it signed is written (the routing headers outside,\n"
+"the signed content inside), as a mail program shows it.\n"
 "\n"
 "  --key URI        use this key (see 'p11smime keys')\n"
 "  --token URI      look for the key on this token only (when the message is for\n"
@@ -43,6 +44,8 @@ static const char decrypt_usage[] =
 "  --require-authenticated\n"
 "                   fail (exit 1) when the content is neither AES-GCM nor covered\n"
 "                   by a valid signature: AES-CBC alone does not detect changes\n"
+"  --keep-signed    write a signed message inside as it is (still signed), for\n"
+"                   a mail program that shows the signature itself\n"
 "  --json           the result as JSON on standard output (content only with -o)\n"
 "  -o OUT           the output file\n";
 
@@ -101,10 +104,11 @@ find_key(void *ud, CMS_ContentInfo *hdr, EVP_PKEY **pkey, X509 **cert)
 	return 0;
 }
 
-/* The decrypted message is itself signed: check it, as verify would. */
+/* The decrypted message is itself signed: check it, as verify would,
+ * writing the message it carries to unwrapped (NULL: keep it signed). */
 static int
 verify_inner(psm_outfile *out, const psm_verify_params *vp0, psm_store *store,
-             psm_verify_result **res, char **from)
+             psm_outfile *unwrapped, psm_verify_result **res, char **from)
 {
 	psm_verify_params vp = *vp0;
 	psm_msg *m = NULL;
@@ -126,7 +130,8 @@ verify_inner(psm_outfile *out, const psm_verify_params *vp0, psm_store *store,
 		r = PSM_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = psm_msg_verify(m, &vp, NULL, res)) < 0)
+	if ((r = unwrapped != NULL ? psm_msg_verify_unwrap(m, &vp, unwrapped, res)
+	                           : psm_msg_verify(m, &vp, NULL, res)) < 0)
 		goto out;
 	psm_cli_verify_summary(*res, vp.from);
 	if ((*res)->valid)
@@ -191,6 +196,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 		PSM_CLI_CHAIN_OPTIONS,
 		PSM_CLI_TIME_OPTIONS,
 		{ "require-authenticated", no_argument, NULL, 'A' },
+		{ "keep-signed", no_argument, NULL, PSM_OPT_KEEP_SIGNED },
 		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -204,9 +210,9 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	psm_verify_result *res = NULL;
 	psm_p11 *p11 = NULL;
 	psm_msg *msg = NULL;
-	psm_outfile *out = NULL;
+	psm_outfile *out = NULL, *unwrapped = NULL, *result;
 	char *inner_from = NULL;
-	int c, k, json = 0, require_auth = 0, fd = -1, r, rc, authentic;
+	int c, k, json = 0, require_auth = 0, keep_signed = 0, fd = -1, r, rc, authentic;
 
 	memset(&f, 0, sizeof(f));
 	memset(&vp, 0, sizeof(vp));
@@ -223,6 +229,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 		case 'k': f.key_uri = optarg; break;
 		case PSM_OPT_TOKEN: f.token_uri = optarg; break;
 		case 'A': require_auth = 1; break;
+		case PSM_OPT_KEEP_SIGNED: keep_signed = 1; break;
 		case PSM_OPT_JSON: json = 1; break;
 		case 'o': outpath = optarg; break;
 		case 'h':
@@ -250,8 +257,14 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	if ((r = psm_outfile_open(outpath, PSM_OUTFILE_PRIVATE, &out)) < 0 ||
 	    (r = psm_msg_decrypt(msg, find_key, &f, psm_outfile_sink, out, &info)) < 0)
 		goto fail;
-	if ((r = verify_inner(out, &vp, t.store, &res, &inner_from)) < 0)
+	/* a signed message inside is written as what it carries (a second
+	 * temporary; the one not used vanishes) unless --keep-signed */
+	if (!keep_signed && (!json || outpath != NULL) &&
+	    (r = psm_outfile_open(outpath, PSM_OUTFILE_PRIVATE, &unwrapped)) < 0)
 		goto fail;
+	if ((r = verify_inner(out, &vp, t.store, unwrapped, &res, &inner_from)) < 0)
+		goto fail;
+	result = res != NULL && unwrapped != NULL ? unwrapped : out;
 	authentic = info.authenticated || (res != NULL && res->valid);
 	if (res != NULL && !res->valid) {
 		report(&f, &info, res, inner_from, json, authentic);
@@ -266,7 +279,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	/* written first: a failure to write is then the only line */
-	if ((!json || outpath != NULL) && (r = psm_outfile_commit(out)) < 0)
+	if ((!json || outpath != NULL) && (r = psm_outfile_commit(result)) < 0)
 		goto fail;
 	report(&f, &info, res, inner_from, json, authentic);
 	rc = PSM_EXIT_OK;
@@ -277,6 +290,7 @@ out:
 	psm_verify_result_free(res);
 	free(inner_from);
 	psm_outfile_free(out);
+	psm_outfile_free(unwrapped);
 	psm_key_free(f.key);
 	X509_free(f.cert);
 	free(f.uri);

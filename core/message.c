@@ -1352,6 +1352,142 @@ out:
 	return r;
 }
 
+/* The signed entity, streaming to out behind the message's routing
+ * headers. Its header block is held back (at most UNWRAP_MAX_HEADER) to
+ * see which fields it has: its own win (they were signed; RFC 9788
+ * protected headers), the outer ones fill in the rest. */
+#define UNWRAP_MAX_HEADER 65536
+
+struct unwrap {
+	const psm_msg *m;
+	psm_outfile *out;
+	unsigned char *held;
+	size_t len;
+	int done;
+};
+
+/* The field names of the held header block (its first hlen bytes). */
+static int
+unwrap_has_field(void *ud, const char *name)
+{
+	const struct unwrap *u = ud;
+	size_t n = strlen(name), i = 0;
+
+	while (i < u->len) {
+		const unsigned char *line = u->held + i, *nl = memchr(line, '\n', u->len - i);
+		size_t ll = nl != NULL ? (size_t)(nl - line) : u->len - i;
+
+		if (ll == 0 || (ll == 1 && line[0] == '\r'))
+			break;  /* the end of the header block */
+		if (ll > n && line[n] == ':' && strncasecmp((const char *)line, name, n) == 0)
+			return 1;
+		i += ll + 1;
+	}
+	return 0;
+}
+
+/* Does what is held start with a header block (fields, then an empty
+ * line)? 1 yes, 0 no, -1 not known yet. */
+static int
+unwrap_header_state(const struct unwrap *u, size_t *end)
+{
+	size_t i = 0;
+
+	while (i < u->len) {
+		const unsigned char *line = u->held + i, *nl = memchr(line, '\n', u->len - i);
+		size_t ll, k;
+
+		if (nl == NULL)
+			return u->len >= UNWRAP_MAX_HEADER ? 0 : -1;
+		ll = (size_t)(nl - line);
+		if (ll > 0 && line[ll - 1] == '\r')
+			ll--;
+		if (ll == 0) {
+			*end = i;
+			return 1;
+		}
+		if (line[0] != ' ' && line[0] != '\t') {
+			for (k = 0; k < ll && line[k] > ' ' && line[k] < 127 && line[k] != ':'; k++)
+				;
+			if (k == 0 || k == ll || line[k] != ':')
+				return 0;   /* not a field: the content has no header block */
+		} else if (i == 0) {
+			return 0;
+		}
+		i += (size_t)(nl - line) + 1;
+	}
+	return u->len >= UNWRAP_MAX_HEADER ? 0 : -1;
+}
+
+/* Write the outer fields the entity lacks, then what is held. */
+static int
+unwrap_release(struct unwrap *u, int has_header)
+{
+	const char *eol = u->len > 0 && memchr(u->held, '\r', u->len) == NULL ? "\n" : "\r\n";
+	psm_msg_sink o = { psm_outfile_sink, u->out, eol, 1 };
+	int r;
+
+	u->done = 1;
+	if ((r = psm_msg_put_outer_except(u->m, &o, has_header ? unwrap_has_field : NULL, u)) < 0)
+		return r;
+	if ((!has_header || !unwrap_has_field(u, "MIME-Version")) &&
+	    ((r = puts_out(&o, "MIME-Version: 1.0")) < 0 || (r = puts_out(&o, eol)) < 0))
+		return r;
+	/* content without a header block is text/plain (RFC 2045 5.2) */
+	if (!has_header && (r = puts_out(&o, eol)) < 0)
+		return r;
+	return psm_outfile_write(u->out, u->held, u->len);
+}
+
+static int
+unwrap_sink(void *ud, const void *buf, size_t len)
+{
+	struct unwrap *u = ud;
+	size_t end = 0, take;
+	int st;
+
+	if (u->done)
+		return psm_outfile_write(u->out, buf, len);
+	take = len < UNWRAP_MAX_HEADER - u->len ? len : UNWRAP_MAX_HEADER - u->len;
+	memcpy(u->held + u->len, buf, take);
+	u->len += take;
+	if ((st = unwrap_header_state(u, &end)) < 0)
+		return 0;
+	if ((st = unwrap_release(u, st)) < 0)
+		return st;
+	return take < len ? psm_outfile_write(u->out, (const unsigned char *)buf + take, len - take)
+	                  : 0;
+}
+
+int
+psm_msg_verify_unwrap(psm_msg *m, const psm_verify_params *p, psm_outfile *out,
+                      psm_verify_result **res)
+{
+	struct unwrap u;
+	psm_outfile *tap = NULL;
+	int r;
+
+	*res = NULL;
+	memset(&u, 0, sizeof(u));
+	u.m = m;
+	u.out = out;
+	if ((u.held = malloc(UNWRAP_MAX_HEADER)) == NULL)
+		return PSM_ERR_NOMEM;
+	if ((r = psm_outfile_tap(unwrap_sink, &u, &tap)) < 0)
+		goto out;
+	if ((r = psm_msg_verify(m, p, tap, res)) < 0)
+		goto out;
+	if (!u.done) {
+		size_t end = 0;
+
+		r = unwrap_release(&u, unwrap_header_state(&u, &end) == 1);
+	}
+out:
+	psm_outfile_free(tap);
+	free(u.held);
+	return r;
+}
+
 int
 psm_msg_verify(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
                psm_verify_result **res)

@@ -41,6 +41,13 @@ int psm_msg_sign(psm_msg *m, EVP_PKEY *key, const psm_sign_params *p, psm_outfil
 int psm_msg_verify(psm_msg *m, const psm_verify_params *p, psm_outfile *content_out,
                    psm_verify_result **res);
 
+/* psm_msg_verify, writing to out the message as a reader sees it: m's
+ * routing headers (From, To, Subject, ...), MIME-Version, then the signed
+ * entity, in the signed content's CRLF line ends. For a signed message
+ * found inside an encrypted one. */
+int psm_msg_verify_unwrap(psm_msg *m, const psm_verify_params *p, psm_outfile *out,
+                          psm_verify_result **res);
+
 /* The To, Cc and Bcc addresses (lower case, each once), NULL-terminated.
  * Free with psm_mime_addr_list_free(). */
 int psm_msg_recipients(const psm_msg *m, char ***out);

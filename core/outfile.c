@@ -21,6 +21,8 @@ struct psm_outfile {
 	char *tmp;         /* the temporary's name, NULL while it has none */
 	int committed;
 	int target_fd;     /* spooled output goes here on commit (stdout, a device) */
+	psm_sink_fn tap;   /* not a file: writes go here (psm_outfile_tap) */
+	void *tap_ud;
 	unsigned char buf[OUT_BUF];
 	size_t nbuf;
 };
@@ -96,6 +98,22 @@ psm_outfile_open(const char *path, unsigned flags, psm_outfile **out)
 	return 0;
 }
 
+int
+psm_outfile_tap(psm_sink_fn fn, void *ud, psm_outfile **out)
+{
+	psm_outfile *of;
+
+	*out = NULL;
+	if ((of = calloc(1, sizeof(*of))) == NULL)
+		return PSM_ERR_NOMEM;
+	of->fd = -1;
+	of->target_fd = -1;
+	of->tap = fn;
+	of->tap_ud = ud;
+	*out = of;
+	return 0;
+}
+
 static int
 flush_buf(psm_outfile *of)
 {
@@ -113,6 +131,8 @@ psm_outfile_write(psm_outfile *of, const void *buf, size_t len)
 {
 	int r;
 
+	if (of->tap != NULL)
+		return of->tap(of->tap_ud, buf, len);
 	if (of->nbuf + len > sizeof(of->buf)) {
 		if ((r = flush_buf(of)) < 0)
 			return r;
@@ -142,6 +162,10 @@ psm_outfile_reread(psm_outfile *of, int *fd)
 	int r;
 
 	*fd = -1;
+	if (of->tap != NULL) {
+		psm_error_set("cannot re-read the output: it is not a file");
+		return PSM_ERR_INTERNAL;
+	}
 	if ((r = flush_buf(of)) < 0)
 		return r;
 	if (lseek(of->fd, 0, SEEK_SET) < 0 || (*fd = dup(of->fd)) < 0) {
@@ -158,6 +182,8 @@ psm_outfile_commit(psm_outfile *of)
 	ssize_t n;
 	int r;
 
+	if (of->tap != NULL)
+		return 0;
 	if ((r = flush_buf(of)) < 0)
 		return r;
 	if (of->path == NULL) {

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "encode.h"     /* psm_sink_fn */
+
 typedef struct psm_outfile psm_outfile;
 
 /* Flags of psm_outfile_open. */
@@ -22,6 +24,11 @@ typedef struct psm_outfile psm_outfile;
  * temporary leaves nothing behind (core/tmpfile.h). *out is freed with
  * psm_outfile_free(). */
 int psm_outfile_open(const char *path, unsigned flags, psm_outfile **out);
+
+/* An outfile that is no file: what is written goes straight to fn(ud, ...)
+ * (a filter in front of another output); commit does nothing, reread
+ * fails. */
+int psm_outfile_tap(psm_sink_fn fn, void *ud, psm_outfile **out);
 
 /* Append bytes. Returns 0 or PSM_ERR_IO (with a detail naming the file). */
 int psm_outfile_write(psm_outfile *of, const void *buf, size_t len);

@@ -12,7 +12,7 @@ if [ ! -d "$C/thunderbird" ]; then
 	echo "1..0 # SKIP corpus not found at $C"
 	exit 0
 fi
-plan 60
+plan 68
 fixtures
 TB=$C/thunderbird
 AC=$C/autocrypt-protected-headers
@@ -87,6 +87,9 @@ opened() { [ "$RC" -eq 0 ] && grep -qF -- "$2" "$TMP/$1.dec"; }
 refused() { [ "$RC" -eq "$2" ] && [ ! -e "$TMP/$1.dec" ] && grep -qF -- "$3" "$TMP/err"; }
 # signed_by NAME EMAIL: opened, and the signature inside is good, by EMAIL
 signed_by() { [ "$RC" -eq 0 ] && [ -s "$TMP/$1.dec" ] && grep -q 'signature OK' "$TMP/err" && grep -qiF -- "$2" "$TMP/err"; }
+# unwrapped NAME TEXT: opened, and what is written is the message the
+# inner signature carried (TEXT in it), no signed layer left
+unwrapped() { opened "$1" "$2" && ! grep -qi 'multipart/signed\|pkcs7-mime\|pkcs7-signature' "$TMP/$1.dec"; }
 # inner NAME ANCHORS TEXT [ARGS]: the decrypted message verifies on its own and its content has TEXT
 inner() {
 	local name=$1 anchors=$2 text=$3
@@ -108,7 +111,9 @@ for h in SHA256 SHA384 SHA512; do
 	cdec d$h "$TB/smime/alice.dsig.$h.multipart.env.eml" $TBA
 	check "Thunderbird: alice.dsig.$h.multipart.env: Bob's key on the token opens it, Alice's signature inside is GOOD" \
 		signed_by d$h alice@example.com
-	check "...and the decrypted multipart/signed verifies to the text" inner d$h "$TMP/tbca.pem" "$MSG"
+	check "...and what is written is the text Alice signed" unwrapped d$h "$MSG"
+	cdec d$h "$TB/smime/alice.dsig.$h.multipart.env.eml" $TBA --keep-signed
+	check "...with --keep-signed the decrypted multipart/signed verifies to the text" inner d$h "$TMP/tbca.pem" "$MSG"
 done
 cdec d1 "$TB/smime/alice.dsig.SHA1.multipart.env.eml" $TBA
 check "Thunderbird: alice.dsig.SHA1.multipart.env: SHA-1 inside is BAD by default (exit 1, nothing written)" refused d1 1 SHA-1
@@ -117,10 +122,14 @@ check "...and GOOD with --allow-weak" signed_by d1 alice@example.com
 for h in SHA256 SHA512; do
 	cdec s$h "$TB/smime/alice.sig.$h.opaque.env.eml" $TBA
 	check "Thunderbird: alice.sig.$h.opaque.env: opens, Alice's opaque signature inside is GOOD" signed_by s$h alice@example.com
+	check "...and what is written is the text Alice signed" unwrapped s$h "$MSG"
 done
-check "...and the decrypted signed-data verifies to the text" inner sSHA512 "$TMP/tbca.pem" "$MSG"
+cdec sSHA512 "$TB/smime/alice.sig.SHA512.opaque.env.eml" $TBA --keep-signed
+check "...with --keep-signed the decrypted signed-data verifies to the text" inner sSHA512 "$TMP/tbca.pem" "$MSG"
 cdec html "$TB/smime/alice.html.sig.SHA256.opaque.env.eml" $TBA
 check "Thunderbird: alice.html.sig.SHA256.opaque.env: opens, Alice's signature inside is GOOD" signed_by html alice@example.com
+check "...and what is written is the HTML Alice signed" unwrapped html '<html><body>This is a test message from Alice to'
+cdec html "$TB/smime/alice.html.sig.SHA256.opaque.env.eml" $TBA --keep-signed
 inner html "$TMP/tbca.pem" '<html><body>This is a test message from Alice to' >/dev/null
 check "...whose content is the HTML text" grep -qF '<html><body>This is a test message from Alice to' "$TMP/html.content"
 cdec html1 "$TB/smime/alice.html.sig.SHA1.opaque.env.eml" $TBA
@@ -218,7 +227,10 @@ for m in smime-sign+enc smime-sign+enc+legacy-disp; do
 	cdec "$m" "$AC/$m.eml" $ACA
 	check "LAMPS: $m opens with Bob Babbage's key (3DES: a legacy warning), Alice's signature inside is GOOD" \
 		sh -c "[ $RC -eq 0 ] && grep -q 'signature OK' '$TMP/err' && grep -q 'alice@smime.example' '$TMP/err' && grep -qi legacy '$TMP/err'"
-	check "...the decrypted body is $m.inner" same_body "$TMP/$m.dec" "$AC/$m.inner"
+	check "...what is written has the body of $m.inner.inner (what Alice signed)" \
+		same_body "$TMP/$m.dec" "$AC/$m.inner.inner"
+	cdec "$m" "$AC/$m.eml" $ACA --keep-signed
+	check "...with --keep-signed the decrypted body is $m.inner" same_body "$TMP/$m.dec" "$AC/$m.inner"
 	run verify $ACA -o "$TMP/$m.content" "$TMP/$m.dec"
 	check "...and what Alice signed is $m.inner.inner" same_text "$TMP/$m.content" "$AC/$m.inner.inner"
 done

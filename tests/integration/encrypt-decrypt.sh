@@ -91,9 +91,12 @@ enc se sign-encrypt $A
 check "sign-encrypt works" rc_is 0
 dec se "$USER_PIN"
 check "decrypt checks the inner signature and reports it" sh -c "[ $RC -eq 0 ] && grep -q 'signature OK' '$TMP/err' && grep -q 'alice@example.org' '$TMP/err'"
-check "the output keeps the signed message (multipart/signed)" grep -q 'multipart/signed' "$TMP/se.dec"
+check "the output is the message the signature carried, not the signed form" \
+	sh -c "! grep -q 'multipart/signed' '$TMP/se.dec' && grep -q '^From: Alice' '$TMP/se.dec' && grep -q 'swordfish' '$TMP/se.dec'"
+dec se "$USER_PIN" --keep-signed
 run verify $A -o "$TMP/se.content" "$TMP/se.dec"
-check "the decrypted message verifies on its own" rc_is 0
+check "with --keep-signed the output is signed and verifies on its own" \
+	sh -c "grep -q 'multipart/signed' '$TMP/se.dec' && [ $RC -eq 0 ]"
 check "openssl decrypts and verifies the inner signature" sh -c "openssl cms -decrypt -in '$TMP/se.p7m' -inkey '$PKI/bob.key.pem' -recip '$PKI/bob.cert.pem' | openssl cms -verify -CAfile '$PKI/anchors.pem' -out /dev/null 2>/dev/null"
 mkmsg "$TMP/seo.eml" 7bit crlf
 sed -i 's/^From: Alice <alice@/From: Carol <carol@/' "$TMP/seo.eml"

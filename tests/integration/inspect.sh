@@ -63,7 +63,7 @@ run inspect "$TMP/cbc.eml"
 check "CBC is shown as not authenticated" grep -q 'aes-128-cbc, NOT authenticated' "$TMP/out"
 
 "$P11SMIME" $P sign-encrypt $A -o "$TMP/se.eml" "$TMP/m.eml" 2>/dev/null
-"$P11SMIME" $P decrypt $A -o "$TMP/se.dec" "$TMP/se.eml" 2>/dev/null
+"$P11SMIME" $P decrypt $A --keep-signed -o "$TMP/se.dec" "$TMP/se.eml" 2>/dev/null
 run inspect $A --json "$TMP/se.dec"
 check "a decrypted sign-encrypted message: signed, then content" json_q '[l["kind"] for l in d["layers"]]==["signed","content"]'
 "$P11SMIME" $P sign --key "pkcs11:token=p11smime-user;object=alice" -o "$TMP/twice.eml" "$TMP/signed.eml" 2>/dev/null
