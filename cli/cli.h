@@ -42,7 +42,7 @@ enum { PSM_OPT_MODULE = 1000, PSM_OPT_PIN_SOURCE, PSM_OPT_ALLOW_LAST, PSM_OPT_JS
        PSM_OPT_TOKEN, PSM_OPT_DIRECTORY, PSM_OPT_DIRECTORY_BIND_DN, PSM_OPT_DIRECTORY_PASSWORD,
        PSM_OPT_DIRECTORY_CA, PSM_OPT_ANCHORS, PSM_OPT_AT, PSM_OPT_ALLOW_WEAK, PSM_OPT_NO_FROM_CHECK, PSM_OPT_KEEP_SIGNED, PSM_OPT_REVOCATION,
        PSM_OPT_CRL, PSM_OPT_NO_AIA, PSM_OPT_KEY, PSM_OPT_OPAQUE, PSM_OPT_DIGEST, PSM_OPT_PSS,
-       PSM_OPT_CERTFILE };
+       PSM_OPT_CERTFILE, PSM_OPT_REQUIRE_CHAIN };
 #define PSM_CLI_GLOBAL_OPTIONS \
 	{ "module", required_argument, NULL, PSM_OPT_MODULE }, \
 	{ "pin-source", required_argument, NULL, PSM_OPT_PIN_SOURCE }, \
@@ -142,6 +142,7 @@ struct psm_signer_setup {
 	char *found_uri;
 	psm_key *key;
 	X509 *enc_cert;
+	int require_chain;          /* refuse to sign when the chain sent stops short */
 };
 
 /* The signing options of sign and sign-encrypt. */
@@ -150,7 +151,8 @@ struct psm_signer_setup {
 	{ "opaque", no_argument, NULL, PSM_OPT_OPAQUE }, \
 	{ "digest", required_argument, NULL, PSM_OPT_DIGEST }, \
 	{ "pss", no_argument, NULL, PSM_OPT_PSS }, \
-	{ "certfile", required_argument, NULL, PSM_OPT_CERTFILE }
+	{ "certfile", required_argument, NULL, PSM_OPT_CERTFILE }, \
+	{ "require-chain", no_argument, NULL, PSM_OPT_REQUIRE_CHAIN }
 
 /* Handle one of PSM_CLI_SIGN_OPTIONS: 1 when c was one, 0 when not, or a
  * psm_err (a bad --digest is PSM_ERR_USAGE; a --certfile that cannot be
@@ -159,9 +161,14 @@ int psm_cli_sign_option(struct psm_signer_setup *ss, psm_sign_params *sp, const 
                         int c, const char *arg);
 
 /* Load the signing key (key_uri, or the one for the From: address), its
- * chain and encryption key preference into ss, and point sp at them. */
+ * chain and encryption key preference into ss, and point sp at them. The
+ * chain is completed from the token, --certfile, t's store and anchors,
+ * and AIA under t's settings; when it still stops short of a root, a
+ * warning (or, with --require-chain, PSM_ERR_VERIFY) says what is missing. */
+struct psm_cli_trust;
 int psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char *key_uri,
-                        struct psm_signer_setup *ss, psm_sign_params *sp);
+                        const struct psm_cli_trust *t, struct psm_signer_setup *ss,
+                        psm_sign_params *sp);
 void psm_signer_setup_clear(struct psm_signer_setup *ss);
 /* The settings file's key and digest where the options gave none. */
 int psm_cli_sign_settings(struct psm_cli *cli, const char **key_uri, psm_sign_params *sp);

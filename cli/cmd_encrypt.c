@@ -20,11 +20,13 @@
 
 static const char encrypt_usage[] =
 "Usage: p11smime encrypt [--recipient-cert FILE]... [--to ADDR]... [--cipher NAME]\n"
-"                        [--oaep] [--anchors FILE]... [--directory URL]...\n"
+"                        [--oaep] [--anchors FILE]... [--revocation off|soft|hard]\n"
+"                        [--crl FILE]... [--directory URL]...\n"
 "                        [--directory-bind-dn DN --directory-password-source SRC]\n"
 "                        [--directory-ca FILE] [--no-aia] [-o OUT] [IN]\n"
 "       p11smime sign-encrypt [the options above] [--key URI] [--opaque]\n"
-"                        [--digest NAME] [--pss] [--certfile FILE]... [-o OUT] [IN]\n"
+"                        [--digest NAME] [--pss] [--certfile FILE]... [--require-chain]\n"
+"                        [-o OUT] [IN]\n"
 "\n"
 "Encrypt the RFC 5322 message IN (default: standard input) to its recipients\n"
 "and write it to OUT (default: standard output; written only when everything\n"
@@ -476,7 +478,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	ep.rcpt = rs.r;
 	ep.nrcpt = rs.n;
 
-	if (sign && (r = psm_cli_signer_load(cli, p11, msg, key_uri, &ss, &sp)) < 0)
+	if (sign && (r = psm_cli_signer_load(cli, p11, msg, key_uri, &t, &ss, &sp)) < 0)
 		goto fail;
 	if ((r = psm_outfile_open(outpath, 0, &out)) < 0 ||
 	    (r = psm_msg_encrypt(msg, &ep, sign ? psm_key_pkey(ss.key) : NULL, &sp, out)) < 0 ||

@@ -18,7 +18,8 @@
 
 static const char sign_usage[] =
 "Usage: p11smime sign [--key URI] [--opaque] [--digest sha256|sha384|sha512] [--pss]\n"
-"                     [--certfile FILE]... [-o OUT] [IN]\n"
+"                     [--certfile FILE]... [--anchors FILE]... [--no-aia]\n"
+"                     [--require-chain] [-o OUT] [IN]\n"
 "\n"
 "Sign the RFC 5322 message IN (default: standard input) with a private key\n"
 "on a token and write the signed message to OUT (default: standard output;\n"
@@ -34,7 +35,13 @@ static const char sign_usage[] =
 "                   P-256, SHA-384 for P-384)\n"
 "  --pss            RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys)\n"
 "  --certfile FILE  intermediate CA certificates to send (PEM; repeatable);\n"
-"                   CA certificates on the token are found by themselves\n"
+"                   CA certificates on the token are found by themselves, then\n"
+"                   those in your store, then the issuer's AIA caIssuers URL\n"
+"  --anchors FILE   roots the chain may end at (never sent), besides your\n"
+"                   trusted certificates and the system store\n"
+"  --no-aia         do not fetch a missing issuer from its caIssuers URL\n"
+"  --require-chain  refuse to sign when the chain cannot be completed (by\n"
+"                   default a warning says what is missing)\n"
 "  -o OUT           the output file\n";
 
 int
@@ -86,6 +93,7 @@ psm_cli_sign_option(struct psm_signer_setup *ss, psm_sign_params *sp, const char
 		return 1;
 	case PSM_OPT_CERTFILE:
 		return (r = psm_chain_load_pem(arg, &ss->pool)) < 0 ? r : 1;
+	case PSM_OPT_REQUIRE_CHAIN: ss->require_chain = 1; return 1;
 	default:
 		return 0;
 	}
@@ -102,42 +110,12 @@ psm_signer_setup_clear(struct psm_signer_setup *ss)
 	memset(ss, 0, sizeof(*ss));
 }
 
-/* Does the chain end at a root: is the top certificate self-signed, or
- * was its issuer (the root, which a chain leaves out) in the pool? */
-static int
-chain_complete(X509 *signer, STACK_OF(X509) *chain, STACK_OF(X509) *pool)
-{
-	X509 *top = sk_X509_num(chain) > 0 ? sk_X509_value(chain, sk_X509_num(chain) - 1) : signer;
-	int i, found = X509_check_issued(top, top) == X509_V_OK;
-
-	for (i = 0; !found && pool != NULL && i < sk_X509_num(pool); i++)
-		found = X509_check_issued(sk_X509_value(pool, i), top) == X509_V_OK;
-	ERR_clear_error();
-	return found;
-}
-
-/* The certificates of the user's store (remembered and trusted), for
- * intermediates the token does not hold (a PIV card holds none). */
-static int
-add_store_certs(STACK_OF(X509) **pool)
-{
-	psm_store *st = NULL;
-	int r;
-
-	if (psm_store_open(NULL, &st) < 0)
-		return 0;       /* no store: nothing to add */
-	if (*pool == NULL && (*pool = sk_X509_new_null()) == NULL)
-		r = PSM_ERR_NOMEM;
-	else
-		r = psm_cli_store_certs(st, pool);
-	psm_store_free(st);
-	return r;
-}
-
 int
 psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char *key_uri,
-                    struct psm_signer_setup *ss, psm_sign_params *sp)
+                    const struct psm_cli_trust *t, struct psm_signer_setup *ss,
+                    psm_sign_params *sp)
 {
+	char missing[1024];
 	int r;
 
 	(void)cli;
@@ -161,19 +139,23 @@ psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char 
 		return PSM_ERR_KEY_USAGE;
 	}
 	/* the chain: the issuers on the token and from --certfile, then,
-	 * when that does not reach a root, the user's store */
+	 * when that does not reach a root, the user's store, then AIA */
 	if ((r = psm_p11_token_issuers(p11, psm_key_get_info(ss->key)->slot, psm_key_cert(ss->key),
 	                               &ss->pool)) < 0 ||
-	    (r = psm_chain_build(psm_key_cert(ss->key), ss->pool, &ss->chain)) < 0)
+	    (r = psm_chain_for_signer(psm_key_cert(ss->key), &ss->pool, t->xs, psm_cli_store_certs,
+	                              t->store, &t->aia, &ss->chain, missing,
+	                              sizeof(missing))) < 0)
 		return r;
-	if (!chain_complete(psm_key_cert(ss->key), ss->chain, ss->pool) &&
-	    (r = add_store_certs(&ss->pool)) == 0) {
-		sk_X509_pop_free(ss->chain, X509_free);
-		ss->chain = NULL;
-		r = psm_chain_build(psm_key_cert(ss->key), ss->pool, &ss->chain);
+	if (missing[0] != '\0' && ss->require_chain) {
+		psm_error_set("%s: recipients who lack it could not check the signature, and "
+		              "--require-chain was given; import it with 'p11smime certs import "
+		              "ISSUER.pem' or give it with --certfile", missing);
+		return PSM_ERR_VERIFY;
 	}
-	if (r < 0)
-		return r;
+	if (missing[0] != '\0')
+		fprintf(stderr, "p11smime: warning: %s: recipients who lack it cannot check the "
+		        "signature; import it with 'p11smime certs import ISSUER.pem' or give it "
+		        "with --certfile (--require-chain refuses to sign without it)\n", missing);
 	sp->signer = psm_key_cert(ss->key);
 	sp->chain = ss->chain;
 	sp->enc_cert = ss->enc_cert = psm_p11_key_enc_cert(p11, ss->key);
@@ -186,11 +168,14 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		PSM_CLI_GLOBAL_OPTIONS,
 		PSM_CLI_SIGN_OPTIONS,
+		{ "anchors", required_argument, NULL, PSM_OPT_ANCHORS },
+		{ "no-aia", no_argument, NULL, PSM_OPT_NO_AIA },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *key_uri = NULL, *outpath = NULL, *inpath = NULL;
+	struct psm_cli_trust t;
 	struct psm_signer_setup ss;
 	psm_sign_params sp;
 	psm_p11 *p11 = NULL;
@@ -200,8 +185,17 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 
 	memset(&sp, 0, sizeof(sp));
 	memset(&ss, 0, sizeof(ss));
+	psm_cli_trust_init(&t);
 	while ((c = getopt_long(argc, argv, "+ho:", opts, NULL)) != -1) {
 		if (psm_cli_global_option(cli, c, optarg))
+			continue;
+		/* the anchors a chain may end at, and --no-aia */
+		if ((c == PSM_OPT_ANCHORS || c == PSM_OPT_NO_AIA) &&
+		    psm_cli_trust_option(&t, c, optarg) < 0) {
+			sk_X509_pop_free(ss.pool, X509_free);
+			return psm_cli_usage_error("sign", "%s", t.err);
+		}
+		if (c == PSM_OPT_ANCHORS || c == PSM_OPT_NO_AIA)
 			continue;
 		if ((r = psm_cli_sign_option(&ss, &sp, &key_uri, c, optarg)) < 0)
 			goto fail;
@@ -229,9 +223,10 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	if ((r = psm_cli_open_input(inpath, &fd)) < 0 || (r = psm_msg_open(fd, &msg)) < 0)
 		goto fail;
-	if ((r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0)
+	if ((r = psm_cli_trust_open(cli, &t, NULL)) < 0 || (r = psm_cli_open_p11(cli, &p11)) < 0 ||
+	    (r = psm_p11_scan(p11)) < 0)
 		goto fail;
-	if ((r = psm_cli_signer_load(cli, p11, msg, key_uri, &ss, &sp)) < 0)
+	if ((r = psm_cli_signer_load(cli, p11, msg, key_uri, &t, &ss, &sp)) < 0)
 		goto fail;
 	if ((r = psm_outfile_open(outpath, 0, &out)) < 0 ||
 	    (r = psm_msg_sign(msg, psm_key_pkey(ss.key), &sp, out)) < 0 ||
@@ -243,6 +238,7 @@ fail:
 	psm_msg_free(msg);
 	psm_signer_setup_clear(&ss);
 	psm_p11_free(p11);
+	psm_cli_trust_clear(&t);
 	if (fd > STDIN_FILENO)
 		close(fd);
 	return r < 0 ? psm_cli_fail(r) : PSM_EXIT_OK;

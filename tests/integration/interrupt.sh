@@ -201,7 +201,7 @@ through_dying_server() {
 }
 
 if [ -f "$CLIENT" ] && command -v p11-kit >/dev/null; then
-	through_dying_server "$TMP/big.eml" sign -o "$TMP/o/s.eml"
+	through_dying_server "$TMP/big.eml" sign $A -o "$TMP/o/s.eml"
 	check "p11-kit server killed mid-sign: exit 3, not SIGPIPE (rc=$RC)" rc_is 3
 	check "p11-kit server killed mid-sign: one line naming the token" \
 		sh -c "[ \$(wc -l <'$TMP/err') -eq 1 ] && grep -q \"token 'p11smime-user'\" '$TMP/err'"
