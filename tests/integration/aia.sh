@@ -139,7 +139,7 @@ check "a certificate with the issuer's name but another key is not taken" \
 	rc_err 1 "could not be fetched from $U/imp.der: the certificate it serves is named CN=AIA Intermediate,O=p11smime AIA Test but did not sign"
 ver "$R/nat.signed"
 check "a URL the server does not have: exit 1, naming it and the HTTP status" \
-	rc_err 1 "could not be fetched from $U/missing.der: received error (code=404"
+	rc_err 1 "could not be fetched from $U/missing.der: HTTP status 404 (File not found)"
 ver "$R/lou.signed"
 check "an ldap:// caIssuers URL is not fetched, and the failure says so" \
 	rc_err 1 "could not be fetched from ldap://127.0.0.1/.*: only http:// URLs are fetched"
