@@ -627,6 +627,30 @@ cache_write(const char *dir, const char *path, X509_CRL *crl)
 	ERR_clear_error();
 }
 
+/* The CRL a distribution point served (a memory BIO): DER, as RFC 5280
+ * 4.2.1.13 says, or PEM, which servers of CRLs made by `openssl ca
+ * -gencrl` hand out too (the same as --crl reads). NULL: none. */
+static X509_CRL *
+crl_parse(BIO *body)
+{
+	const unsigned char *p;
+	char *data;
+	long n = BIO_get_mem_data(body, &data);
+	X509_CRL *crl = NULL;
+	BIO *pem;
+
+	if (n <= 0)
+		return NULL;
+	p = (const unsigned char *)data;
+	if ((crl = d2i_X509_CRL(NULL, &p, n)) == NULL &&
+	    (pem = BIO_new_mem_buf(data, (int)n)) != NULL) {
+		crl = PEM_read_bio_X509_CRL(pem, NULL, NULL, NULL);
+		BIO_free(pem);
+	}
+	ERR_clear_error();
+	return crl;
+}
+
 /* A distribution point: its cached CRL while current, else fetched (and
  * cached). 1 when a usable CRL answered. */
 static int
@@ -654,9 +678,8 @@ crl_from_dp(struct check *c, const char *url, psm_revocation_result *res)
 		note(c, "CRL %s: %s", url, why);
 		goto out;
 	}
-	/* RFC 5280 4.2.1.13: DER */
-	if ((crl = d2i_X509_CRL_bio(body, NULL)) == NULL) {
-		note(c, "CRL %s: the answer is not a CRL", url);
+	if ((crl = crl_parse(body)) == NULL) {
+		note(c, "CRL %s: the answer is not a CRL (DER or PEM)", url);
 		goto out;
 	}
 	if (!crl_usable(c, crl, why, sizeof(why))) {
