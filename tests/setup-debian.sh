@@ -13,6 +13,7 @@ PACKAGES=(
 	libldap-dev                   # LDAP directories: recipients' certificates
 	libcmocka-dev                 # unit tests
 	slapd ldap-utils              # tests: a throwaway directory server of their own
+	lighttpd                      # tests: a real web server (static, chunked CGI, redirections) for CRL/OCSP/AIA fetches
 	python3 util-linux            # tests: JSON checks, flock, setsid
 	gpgsm gnupg libnss3-tools     # interop peers: gpgsm, NSS cmsutil
 	libengine-pkcs11-openssl gnupg-pkcs11-scd hyperfine time   # make bench: the peers on the token
@@ -29,13 +30,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "setup-debian.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# slapd: no database of its own and no system-wide server (the tests start
-# their own on the loopback): nothing may start services while installing
+# slapd, lighttpd: no system-wide server (the tests start their own on the
+# loopback, lighttpd's would take port 80), slapd with no database of its
+# own: nothing may start services while installing
 new_slapd=0
+new_lighttpd=0
 policy_added=0
-if [[ " ${missing[*]} " == *" slapd "* ]]; then
-	new_slapd=1
-	echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+[[ " ${missing[*]} " == *" lighttpd "* ]] && new_lighttpd=1
+[[ " ${missing[*]} " == *" slapd "* ]] && new_slapd=1
+[ $new_slapd = 1 ] && echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+if [ $new_slapd = 1 ] || [ $new_lighttpd = 1 ]; then
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 		chmod 755 /usr/sbin/policy-rc.d
@@ -45,10 +49,9 @@ if [[ " ${missing[*]} " == *" slapd "* ]]; then
 fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-if [ $new_slapd = 1 ]; then
-	if [ -d /run/systemd/system ]; then
-		systemctl disable --now slapd >/dev/null 2>&1 || true
-	fi
-	[ $policy_added = 1 ] && rm -f /usr/sbin/policy-rc.d
+if [ -d /run/systemd/system ]; then
+	[ $new_slapd = 0 ] || systemctl disable --now slapd >/dev/null 2>&1 || true
+	[ $new_lighttpd = 0 ] || systemctl disable --now lighttpd >/dev/null 2>&1 || true
 fi
+[ $policy_added = 0 ] || rm -f /usr/sbin/policy-rc.d
 exit 0
