@@ -177,7 +177,7 @@ issue() {
 		-days 30 -in "$R/$name.csr" -out "$R/$name.cert.pem" >/dev/null 2>>"$R/ca.log" &&
 	printf 'From: %s@example.org\nSubject: hi\n\nHello from %s.\n' "$name" "$name" >"$R/$name.eml" &&
 	openssl cms -sign -in "$R/$name.eml" -signer "$R/$name.cert.pem" -inkey "$R/$name.key.pem" \
-		-certfile "$R/ca.cert.pem" -out "$R/$name.signed" 2>>"$R/ca.log" ||
+		-from "$name@example.org" -certfile "$R/ca.cert.pem" -out "$R/$name.signed" 2>>"$R/ca.log" ||
 		{ echo "Bail out! cannot issue $name"; diag <"$R/ca.log"; exit 1; }
 }
 SIGNER="keyUsage = critical, digitalSignature
@@ -283,7 +283,7 @@ aia_user() { # NAME URL
 		-out "$R/$1.cert.pem" 2>>"$R/ca.log" &&
 	printf 'From: %s@example.org\nSubject: hi\n\nHello.\n' "$1" >"$R/$1.eml" &&
 	openssl cms -sign -in "$R/$1.eml" -signer "$R/$1.cert.pem" -inkey "$R/$1.key.pem" \
-		-out "$R/$1.signed" 2>>"$R/ca.log" ||
+		-from "$1@example.org" -out "$R/$1.signed" 2>>"$R/ca.log" ||
 		{ echo "Bail out! cannot issue $1"; diag <"$R/ca.log"; exit 1; }
 }
 AIA_GOOD="py:$P/int.cer lt:$L/int.cer ltchunk:$L/cgi/chunk.cgi/int.cer lt303:$L/r303/int.cer
