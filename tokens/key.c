@@ -720,10 +720,24 @@ find_key(psm_p11 *p11, P11KitUri *uri, const char *key_uri, struct psm_slot **sl
 			psm_key_list_free(list);
 		}
 	}
+	if (count == 0 && p11->pin_source == NULL) {
+		/* the key may be there, hidden until a login nobody can make */
+		for (i = 0; i < p11->nslots; i++) {
+			struct psm_slot *s = &p11->slots[i];
+
+			if (s->info.token_present && !s->info.duplicate && psm_slot_matches(s, uri) &&
+			    s->info.login_required && !s->info.protected_auth_path) {
+				psm_error_set("token '%s' shows its private keys only after a login, and "
+				              "no PIN source was given: give one with --pin-source "
+				              "(file:PATH, fd:N, tty or pinentry) to use %s",
+				              s->info.label, key_uri);
+				return PSM_ERR_PIN_SOURCE;
+			}
+		}
+	}
 	if (count == 0) {
-		psm_error_set("no private key matches %s; run 'p11smime keys' to see the keys%s",
-		              key_uri, p11->pin_source == NULL ? " (give --pin-source to see "
-		              "keys that need a login)" : "");
+		psm_error_set("no private key matches %s; run 'p11smime keys' to see the keys",
+		              key_uri);
 		return PSM_ERR_NOT_FOUND;
 	}
 	if (count > 1) {

@@ -27,6 +27,9 @@ struct psm_slot {
 	char *uri;
 	CK_FLAGS token_flags;       /* CK_TOKEN_INFO flags, as last read */
 	struct psm_certidx *certidx;/* the token's certificates, once read */
+	/* other modules that present this token too (their slots are
+	 * duplicates): a URI's module-path may name any of them */
+	const struct psm_module *also[4];
 };
 
 struct psm_tokkey;                  /* a loaded private key (tokens/key.c) */
@@ -67,6 +70,9 @@ int psm_slot_login(psm_p11 *p11, struct psm_slot *slot, psm_pin_source *src);
 
 /* Find the slots that a parsed URI's token part matches. */
 int psm_slot_matches(const struct psm_slot *slot, P11KitUri *uri);
+/* Do the paths name the same module file (the same path, or a symlink to
+ * it: the same device and inode)? */
+int psm_same_module_file(const char *a, const char *b);
 
 /* Parse a pkcs11: URI, refusing pin-value. *out freed with p11_kit_uri_free. */
 int psm_uri_parse(const char *s, P11KitUri **out);

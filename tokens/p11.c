@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <p11-kit/p11-kit.h>
 
@@ -109,7 +110,8 @@ psm_p11_add_module(psm_p11 *p11, const char *path, size_t *idx)
 	int r;
 
 	for (i = 0; i < p11->nmods; i++) {
-		if (strcmp(p11->mods[i]->path, path) == 0) {
+		/* a symlink to a module loaded already is that module */
+		if (psm_same_module_file(p11->mods[i]->path, path)) {
 			*idx = i;
 			return p11->mods[i]->fl != NULL ? 0 : PSM_ERR_MODULE;
 		}
@@ -421,8 +423,17 @@ scan_module(psm_p11 *p11, struct psm_module *m)
 			s->info.uri = s->uri;
 			for (k = 0; k < p11->nslots; k++)
 				if (!p11->slots[k].info.duplicate &&
-				    same_token(&p11->slots[k].info, &s->info))
+				    same_token(&p11->slots[k].info, &s->info)) {
+					struct psm_slot *first = &p11->slots[k];
+					size_t a;
+
 					s->info.duplicate = 1;
+					for (a = 0; a < sizeof(first->also) / sizeof(first->also[0]); a++)
+						if (first->also[a] == NULL || first->also[a] == m) {
+							first->also[a] = m;
+							break;
+						}
+				}
 		}
 		p11->nslots++;
 	}
@@ -510,6 +521,19 @@ psm_p11_check_uri(const char *s)
 }
 
 int
+psm_same_module_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (a == NULL || b == NULL)
+		return 0;
+	if (strcmp(a, b) == 0)
+		return 1;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+int
 psm_slot_matches(const struct psm_slot *s, P11KitUri *uri)
 {
 	CK_TOKEN_INFO ti;
@@ -520,8 +544,16 @@ psm_slot_matches(const struct psm_slot *s, P11KitUri *uri)
 	if (!s->info.token_present)
 		return 0;
 	mpath = p11_kit_uri_get_module_path(uri);
-	if (mpath != NULL && strcmp(mpath, s->mod->path) != 0)
-		return 0;
+	if (mpath != NULL && !psm_same_module_file(mpath, s->mod->path)) {
+		/* the module named may be another copy presenting this token */
+		size_t a;
+
+		for (a = 0; a < sizeof(s->also) / sizeof(s->also[0]) && s->also[a] != NULL; a++)
+			if (psm_same_module_file(mpath, s->also[a]->path))
+				break;
+		if (a == sizeof(s->also) / sizeof(s->also[0]) || s->also[a] == NULL)
+			return 0;
+	}
 	/* rebuild the padded fields the matcher compares */
 	memset(&ti, ' ', sizeof(ti));
 	n = strlen(s->info.label);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Bad input: one clear line on stderr and the contract's exit code.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 16
+plan 17
 fixtures
 
 run --module "$TMP/no-such-module.so" tokens
@@ -29,6 +29,10 @@ check "...and the PIN is not echoed" err_lacks "123456"
 
 run_cmd "$KEYTEST" --module "$MODULE" --pin-source "$USER_PIN" "pkcs11:token=p11smime-user;object=nobody;type=private"
 check "a key URI matching no key fails with a clear line" sh -c "[ $RC -eq 3 ] && grep -q 'no private key matches' '$TMP/err'"
+printf 'From: bob@example.org\n\nhi\n' >"$TMP/nopin.eml"
+run --module "$MODULE" sign --key "pkcs11:token=p11smime-user;object=bob;type=private" "$TMP/nopin.eml"
+check "a key URI without any --pin-source: exit 3, one line saying a PIN source is needed" \
+	sh -c "[ $RC -eq 3 ] && [ \$(wc -l <'$TMP/err') -eq 1 ] && grep -q -- '--pin-source' '$TMP/err' && ! grep -q 'no private key matches' '$TMP/err'"
 run_cmd "$KEYTEST" --module "$MODULE" --pin-source "$USER_PIN" "pkcs11:token=p11smime-user;type=private"
 check "a key URI matching several keys is refused as ambiguous" sh -c "[ $RC -eq 3 ] && grep -q 'add id= or object=' '$TMP/err'"
 

@@ -2,7 +2,7 @@
 # p11smime keys: key/certificate pairs with URIs, usage, always-auth,
 # subject, e-mail addresses and validity; the URIs it prints work.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 21
+plan 27
 fixtures
 
 run --module "$MODULE" --pin-source "$USER_PIN" keys --token "pkcs11:token=p11smime-user"
@@ -54,4 +54,29 @@ check "...so no token's PIN counter moved" json_q '
   not any(s["token"]["user_pin_count_low"] for m in d["modules"] for s in m["slots"] if "token" in s)'
 run_cmd "$KEYTEST" --module "$MODULE" --pin-source "$USER_PIN" "pkcs11:id=%02;type=private"
 check "a key URI matching keys on two tokens with one PIN file is refused" sh -c "[ $RC -eq 3 ] && grep -q 'add token=' '$TMP/err'"
+
+# a printed URI works as given: with its ?module-path=, also when that names
+# the module through a symlink or a copy of it (Debian installs
+# /usr/lib/softhsm/libsofthsm2.so as a symlink; p11-kit's registry has
+# another path), with --module naming it another way, or with no --module
+run --module "$MODULE" keys --token "pkcs11:token=p11smime-user" --pin-source "$USER_PIN"
+BOBURI=$(grep -o '^pkcs11:[^ ]*object=bob;type=private?module-path=[^ ]*' "$TMP/out" | head -1)
+check "keys prints bob's private key with its ?module-path=" test -n "$BOBURI"
+printf 'From: bob@example.org\nTo: alice@example.org\nSubject: uri\n\nhi\n' >"$TMP/uri.eml"
+ln -s "$(readlink -f "$MODULE")" "$TMP/link.so"
+cp "$(readlink -f "$MODULE")" "$TMP/copy.so"
+enc_path() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+for how in "as printed:$BOBURI" "through a symlink:${BOBURI%%\?*}?module-path=$(enc_path "$TMP/link.so")" \
+	"through a copy:${BOBURI%%\?*}?module-path=$(enc_path "$TMP/copy.so")"; do
+	name=${how%%:*}
+	uri=${how#*:}
+	run --module "$MODULE" --pin-source "$USER_PIN" sign --key "$uri" -o "$TMP/uri.signed" "$TMP/uri.eml"
+	check "the printed key URI, $name, with --module: signs (exit 0)" rc_is 0
+done
+run --module "$TMP/link.so" --pin-source "$USER_PIN" sign --key "$BOBURI" -o "$TMP/uri.signed" "$TMP/uri.eml"
+check "the printed key URI with --module naming the module through a symlink: signs" rc_is 0
+run --module "$MODULE" --pin-source "$USER_PIN" sign --key "${BOBURI%%\?*}?module-path=$(enc_path "$TMP/none.so")" \
+	-o "$TMP/uri2.signed" "$TMP/uri.eml"
+check "...and a module-path that is no module is refused (exit 3), nothing written" \
+	sh -c "[ $RC -eq 3 ] && [ ! -e '$TMP/uri2.signed' ]"
 done_testing
