@@ -1,9 +1,7 @@
 #!/bin/bash
 # Build the libFuzzer harnesses with clang (ASan + UBSan), into fuzz/out/.
-#   fuzz/build.sh && fuzz/out/fuzz_cms_stream -runs=2000000 fuzz/corpus/cms/
-#   fuzz/out/fuzz_cms_envstream -runs=2000000 fuzz/corpus/cms-env/
-#   fuzz/out/fuzz_inspect -runs=1000000 fuzz/corpus/inspect/
-#   fuzz/out/fuzz_caps -runs=1000000 fuzz/corpus/caps/
+#   fuzz/build.sh && fuzz/run.sh fuzz_cms_stream -runs=2000000
+#   (fuzz/run.sh keeps the inputs libFuzzer finds out of fuzz/corpus/)
 # Needs clang and libclang-rt-*-dev (Debian: clang-14 libclang-rt-14-dev).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
