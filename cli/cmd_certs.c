@@ -168,20 +168,28 @@ select_certs(psm_store *st, const char *which, int trusted, STACK_OF(X509) **out
 }
 
 /* What each directory has for addr, asked now; one that fails is a
- * warning. *total counts the certificates. */
+ * warning, and its reason is added to failed (for a later error line).
+ * *total counts the certificates. */
 static int
-ask_directories(psm_directories *dirs, const char *addr, STACK_OF(X509) **found, int *total)
+ask_directories(psm_directories *dirs, const char *addr, STACK_OF(X509) **found, int *total,
+                char *failed, size_t failed_len)
 {
-	size_t i;
+	size_t i, n;
 	int r;
 
+	failed[0] = '\0';
 	for (i = 0; i < psm_directories_count(dirs); i++) {
 		if ((r = psm_directories_search(dirs, i, addr, &found[i])) == PSM_ERR_NOMEM ||
 		    r == PSM_ERR_USAGE)
 			return r;
-		if (r < 0)
+		if (r < 0) {
 			fprintf(stderr, "p11smime: warning: %s\n", psm_error_detail());
-		*total += sk_X509_num(found[i]);
+			n = strlen(failed);
+			snprintf(failed + n, failed_len - n, "%s%s", n > 0 ? "; " : "",
+			         psm_error_detail());
+		}
+		if (found[i] != NULL)   /* sk_X509_num(NULL) is -1 */
+			*total += sk_X509_num(found[i]);
 	}
 	return 0;
 }
@@ -194,6 +202,7 @@ certs_find(struct psm_cli *cli, psm_store *st, const char *addr, int json,
 	psm_directories *dirs = NULL;
 	psm_p11 *p11 = NULL;
 	psm_json j;
+	char failed[600];
 	size_t i;
 	int r, k, total = 0;
 
@@ -201,15 +210,23 @@ certs_find(struct psm_cli *cli, psm_store *st, const char *addr, int json,
 	    (r = psm_cli_open_p11(cli, &p11)) < 0 || (r = psm_p11_scan(p11)) < 0 ||
 	    (r = psm_p11_find_encryption_certs(p11, addr, &tok)) < 0 ||
 	    (r = psm_store_find_email(st, addr, &mine)) < 0 ||
-	    (r = ask_directories(dirs, addr, far, &total)) < 0)
+	    (r = ask_directories(dirs, addr, far, &total, failed, sizeof(failed))) < 0)
 		goto out;
+	/* nothing found is exit 1, whether every place was asked or one could
+	 * not be (then the line says which, and why) */
 	if (sk_X509_num(tok) + sk_X509_num(mine) + total == 0) {
-		if (psm_directories_count(dirs) > 0)
+		if (failed[0] != '\0')
+			psm_error_set("no certificate for %s on the tokens, in the store or in the "
+			              "directories that answered (%s); not asked: %s", addr,
+			              psm_directories_names(dirs), failed);
+		else if (psm_directories_count(dirs) > 0)
 			psm_error_set("no certificate for %s on the tokens, in the store or in the "
 			              "directories asked (%s)", addr, psm_directories_names(dirs));
 		else
-			psm_error_set("no certificate for %s on the tokens or in the store", addr);
-		r = PSM_ERR_NOT_FOUND;
+			psm_error_set("no certificate for %s on the tokens or in the store (ask a "
+			              "directory with --directory, or import one with 'p11smime certs "
+			              "import')", addr);
+		r = PSM_ERR_VERIFY;
 		goto out;
 	}
 	while (sk_X509_num(mine) > 0) {

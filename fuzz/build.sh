@@ -7,7 +7,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/fuzz/out
 mkdir -p "$out"
-printf '#define _GNU_SOURCE 1\n' >"$out/config.h"
+version=$(sed -n 's/^AC_INIT(\[p11smime\], *\[\([^]]*\)\].*/\1/p' "$top/configure.ac")
+printf '#define _GNU_SOURCE 1\n#define PACKAGE_NAME "p11smime"\n#define PACKAGE_VERSION "%s"\n' \
+	"${version:-0}" >"$out/config.h"
 CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$out -I$top/core -I$top/tokens"
 LIBS="$(pkg-config --libs openssl)"
 build() { # name sources...

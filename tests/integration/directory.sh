@@ -8,7 +8,7 @@
 # refuses the bind is a warning, never a crash.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/slapd.sh"
-plan 34
+plan 36
 slapd_require
 fixtures
 A="--anchors $PKI/anchors.pem"
@@ -169,8 +169,8 @@ run --module "$MODULE" certs find lena@example.org --directory "$DIR" $CA --json
 check "certs find --json: two entries from the directory, one expired" json_q \
 	'len(d) == 2 and all(x["where"].startswith("directory ldap://") for x in d) and sorted(x["expired"] for x in d) == [False, True]'
 run --module "$MODULE" certs find nina@example.org --directory "$DIR" $CA
-check "certs find for someone without a certificate fails naming the directory" \
-	eval "[ \$RC -ne 0 ] && err_has 'nina@example.org' && err_has '$DIR'"
+check "certs find for someone without a certificate: exit 1, naming the directory" \
+	eval "rc_is 1 && err_has 'nina@example.org' && err_has '$DIR'"
 run certs list --directory "$DIR"
 check "--directory is only for certs find (exit 2)" rc_is 2
 
@@ -262,6 +262,10 @@ check "...with a warning naming the directory" grep -q "warning: directory $DIR:
 check "...and the usual 'no certificate' line naming the directories asked" \
 	grep -q "no certificate for that address on the tokens, in the store or in the directories asked ($DIR)" "$TMP/err"
 check "...and nothing written" test ! -e "$TMP/down.p7m"
+run --module "$MODULE" certs find lena@example.org --directory "$DIR" $CA
+check "certs find with the directory down, nothing elsewhere: exit 1 too, not 0" rc_is 1
+check "...the line says the directory was not asked, and why" \
+	eval "grep -q 'not asked: directory $DIR: cannot connect' '$TMP/err'"
 # two directories: the first down, the second answers
 slapd_start
 fresh_home two
