@@ -179,6 +179,10 @@ int psm_cli_parse_time(const char *s, time_t *out);
 /* psm_verify_params.more_certs over the store (ud): its certificates. */
 int psm_cli_store_certs(void *ud, STACK_OF(X509) **more);
 
+/* "signed by ADDRESS, trusted" or "NOT validly signed (REASON)": the
+ * signature part of a verdict line, in buf. */
+const char *psm_cli_signature_verdict(const psm_verify_result *res, char *buf, size_t len);
+
 /* The verification result for a person (stderr) and as a JSON object. */
 void psm_cli_verify_summary(const psm_verify_result *res, const char *from);
 void psm_cli_verify_json(psm_json *j, const psm_verify_result *res, const char *from);

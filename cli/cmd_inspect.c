@@ -76,6 +76,42 @@ print_text(const psm_inspection *in)
 	}
 }
 
+/* The layers in one line a person reads at a glance: signed by whom and
+ * trusted or not, encrypted or not, authenticated or not. */
+static void
+print_verdict(const psm_inspection *in)
+{
+	char line[1400] = "", part[760];
+	size_t i;
+	int signed_seen = 0, enc_seen = 0;
+
+	for (i = 0; i < in->n; i++) {
+		const psm_layer *l = &in->layers[i];
+
+		part[0] = '\0';
+		if (l->kind == PSM_LAYER_SIGNED) {
+			psm_cli_signature_verdict(l->sig, part, sizeof(part));
+			signed_seen = 1;
+		} else if (l->kind == PSM_LAYER_ENCRYPTED) {
+			snprintf(part, sizeof(part), "encrypted (%s, %s) for %zu recipient%s; what is "
+			         "inside is seen only with a key (decrypt)", l->cipher[0] ? l->cipher : "?",
+			         l->authenticated ? "authenticated" : "NOT authenticated", l->nrcpt,
+			         l->nrcpt == 1 ? "" : "s");
+			enc_seen = 1;
+		}
+		if (part[0] != '\0')
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s",
+			         line[0] != '\0' ? ", then " : "", part);
+	}
+	if (!signed_seen && !enc_seen)
+		snprintf(line, sizeof(line), "not signed, not encrypted");
+	else if (!enc_seen)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "; not encrypted");
+	else if (!signed_seen && in->n > 0 && in->layers[in->n - 1].kind != PSM_LAYER_ENCRYPTED)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "; not signed");
+	printf("verdict: %s\n", line);
+}
+
 static void
 print_json(const psm_inspection *in, const char *from)
 {
@@ -175,10 +211,12 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 	vp.from = psm_msg_from(msg);
 	if ((r = psm_msg_inspect(msg, &vp, &in)) < 0)
 		goto out;
-	if (json)
+	if (json) {
 		print_json(in, vp.from);
-	else
+	} else {
 		print_text(in);
+		print_verdict(in);
+	}
 out:
 	psm_inspection_free(in);
 	psm_msg_free(msg);

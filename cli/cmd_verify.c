@@ -144,6 +144,20 @@ psm_cli_store_certs(void *ud, STACK_OF(X509) **more)
 	return 0;
 }
 
+const char *
+psm_cli_signature_verdict(const psm_verify_result *res, char *buf, size_t len)
+{
+	const char *who = res->signer_emails != NULL && res->signer_emails[0] != NULL
+	                  ? res->signer_emails[0] : res->signer_subject;
+
+	if (res->valid)
+		snprintf(buf, len, "signed by %s, trusted", who != NULL ? who : "?");
+	else
+		snprintf(buf, len, "NOT validly signed%s%s (%s)", who != NULL ? " by " : "",
+		         who != NULL ? who : "", res->failure != NULL ? res->failure : "not valid");
+	return buf;
+}
+
 void
 psm_cli_verify_summary(const psm_verify_result *res, const char *from)
 {
@@ -266,6 +280,13 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 		psm_cli_verify_json(&j, res, vp.from);
 	}
 	psm_cli_verify_summary(res, vp.from);
+	{
+		char v[700];
+
+		/* one line to read at a glance, last */
+		fprintf(stderr, "p11smime: verdict: %s; not encrypted\n",
+		        psm_cli_signature_verdict(res, v, sizeof(v)));
+	}
 	if (res->valid) {
 		if (out != NULL && (r = psm_outfile_commit(out)) < 0)
 			goto fail;

@@ -2,7 +2,7 @@
 # p11smime inspect: the layers of a message without any key: signed by
 # whom, encrypted for whom and how, and the MIME structure.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 14
+plan 19
 fixtures
 A="--anchors $PKI/anchors.pem"
 P="--module $MODULE --pin-source $USER_PIN"
@@ -39,9 +39,12 @@ check "signed: who signed, valid, then the content's tree" json_q '
   and d["layers"][1]["parts"][0]["type"]=="multipart/mixed"'
 run inspect $A "$TMP/signed.eml"
 check "...the text says signed by, algorithm and valid" sh -c "[ $RC -eq 0 ] && grep -q 'signed by:   emailAddress=alice' '$TMP/out' && grep -q 'signature:   valid' '$TMP/out'"
+check "...and ends with one verdict line: signed by whom, trusted, not encrypted" \
+	sh -c "[ \"\$(tail -1 '$TMP/out')\" = 'verdict: signed by alice@example.org, trusted; not encrypted' ]"
 sed 's/See the attachment\./See the attachment!/' "$TMP/signed.eml" >"$TMP/tampered.eml"
 run inspect $A "$TMP/tampered.eml"
 check "a tampered signature is shown as NOT valid (and inspect still exits 0)" sh -c "[ $RC -eq 0 ] && grep -q 'NOT valid' '$TMP/out'"
+check "...and the verdict says so" sh -c "tail -1 '$TMP/out' | grep -q '^verdict: NOT validly signed by alice@example.org (.*); not encrypted\$'"
 
 "$P11SMIME" $P sign --opaque -o "$TMP/opaque.eml" "$TMP/m.eml" 2>/dev/null
 run inspect $A --json "$TMP/opaque.eml"
@@ -58,9 +61,15 @@ check "...with their key management (RSA and ECDH)" json_q '
   sorted(r["key_management"] for r in d["layers"][0]["recipients"])==["dhSinglePass-stdDH-sha256kdf-scheme","rsaEncryption","rsaEncryption"]'
 run inspect "$TMP/enc.eml"
 check "...the text says NOT a word of the content" sh -c "grep -q 'aes-256-gcm, authenticated' '$TMP/out' && ! grep -q 'attachment' '$TMP/out'"
+check "...verdict: encrypted, authenticated, for 3 recipients" \
+	sh -c "tail -1 '$TMP/out' | grep -q '^verdict: encrypted (aes-256-gcm, authenticated) for 3 recipients'"
 "$P11SMIME" $P encrypt $A --cipher aes-128-cbc --to bob@example.org -o "$TMP/cbc.eml" "$TMP/m.eml" 2>/dev/null
 run inspect "$TMP/cbc.eml"
 check "CBC is shown as not authenticated" grep -q 'aes-128-cbc, NOT authenticated' "$TMP/out"
+check "...also in the verdict" sh -c "tail -1 '$TMP/out' | grep -q '^verdict: encrypted (aes-128-cbc, NOT authenticated)'"
+run inspect "$TMP/m.eml"
+check "a plain message's verdict: not signed, not encrypted" \
+	sh -c "[ \"\$(tail -1 '$TMP/out')\" = 'verdict: not signed, not encrypted' ]"
 
 "$P11SMIME" $P sign-encrypt $A -o "$TMP/se.eml" "$TMP/m.eml" 2>/dev/null
 "$P11SMIME" $P decrypt $A --keep-signed -o "$TMP/se.dec" "$TMP/se.eml" 2>/dev/null

@@ -3,7 +3,7 @@
 # type, detached and opaque, 7bit/8bit/binary bodies, LF and CRLF input,
 # checked by p11smime verify and openssl cms; and the negative twins.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 56
+plan 58
 fixtures
 A="--anchors $PKI/anchors.pem"
 cat "$PKI/anchors.pem" >"$TMP/root.pem"
@@ -142,6 +142,13 @@ check "...and verifies with --allow-weak" rc_is 0
 mkmsg "$TMP/km.eml" pat@example.org 7bit lf
 signs km pat@example.org "pkcs11:token=p11smime-piv;id=%03;type=private" "$PIV_PIN"
 check "a key that cannot sign is refused (exit 3), nothing written" sh -c "[ $RC -eq 3 ] && grep -q 'may not sign' '$TMP/err' && [ ! -e '$TMP/km.signed' ]"
+run verify $A -o /dev/null "$TMP/alice.signed"
+check "verify ends with one verdict line: signed by whom, trusted, not encrypted" \
+	sh -c "[ \"\$(tail -1 '$TMP/err')\" = 'p11smime: verdict: signed by alice@example.org, trusted; not encrypted' ]"
+sed 's/plain text\./plain text!/' "$TMP/alice.signed" >"$TMP/alice.tampered"
+run verify $A -o /dev/null "$TMP/alice.tampered"
+check "...and for a tampered one: NOT validly signed, with the reason" \
+	sh -c "[ $RC -eq 1 ] && tail -1 '$TMP/err' | grep -q '^p11smime: verdict: NOT validly signed by alice@example.org (.*changed.*)'"
 # From: removed after signing: nobody can say who signed it against whom
 sed '/^From:/d' "$TMP/alice.signed" >"$TMP/nofrom.signed"
 run verify $A -o "$TMP/nofrom.out" "$TMP/nofrom.signed"
