@@ -124,6 +124,10 @@ int psm_cli_exit_code(int err);
 /* Print "p11smime: <sentence>" for err (with the library's detail) to
  * stderr and return the exit code. */
 int psm_cli_fail(int err);
+/* From now on (a command's --json), failures are one JSON object on
+ * standard error instead of a line: {"error": SENTENCE, "exit": N,
+ * "kind": "check"|"usage"|"token"|"internal"}. */
+void psm_cli_json_errors(void);
 
 /* Print a usage error for cmd and return PSM_EXIT_USAGE. */
 int psm_cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -143,6 +147,7 @@ struct psm_signer_setup {
 	psm_key *key;
 	X509 *enc_cert;
 	int require_chain;          /* refuse to sign when the chain sent stops short */
+	char *missing;              /* what the chain sent lacks, or NULL */
 };
 
 /* The signing options of sign and sign-encrypt. */
@@ -170,6 +175,9 @@ int psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const c
                         const struct psm_cli_trust *t, struct psm_signer_setup *ss,
                         psm_sign_params *sp);
 void psm_signer_setup_clear(struct psm_signer_setup *ss);
+/* The signer, as the "signer" member of a --json result. */
+void psm_cli_signer_json(psm_json *j, const struct psm_signer_setup *ss,
+                         const psm_sign_params *sp, const char *key_uri);
 /* The settings file's key and digest where the options gave none. */
 int psm_cli_sign_settings(struct psm_cli *cli, const char **key_uri, psm_sign_params *sp);
 

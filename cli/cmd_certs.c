@@ -316,7 +316,7 @@ psm_cmd_certs(struct psm_cli *cli, int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'T': trusted = 1; break;
-		case PSM_OPT_JSON: json = 1; break;
+		case PSM_OPT_JSON: json = 1; psm_cli_json_errors(); break;
 		case 'o': outpath = optarg; break;
 		case 'h':
 			fputs(certs_usage, stdout);

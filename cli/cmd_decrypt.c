@@ -230,7 +230,7 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 		case PSM_OPT_TOKEN: f.token_uri = optarg; break;
 		case 'A': require_auth = 1; break;
 		case PSM_OPT_KEEP_SIGNED: keep_signed = 1; break;
-		case PSM_OPT_JSON: json = 1; break;
+		case PSM_OPT_JSON: json = 1; psm_cli_json_errors(); break;
 		case 'o': outpath = optarg; break;
 		case 'h':
 			fputs(decrypt_usage, stdout);

@@ -23,7 +23,7 @@ static const char encrypt_usage[] =
 "                        [--oaep] [--anchors FILE]... [--revocation off|soft|hard]\n"
 "                        [--crl FILE]... [--directory URL]...\n"
 "                        [--directory-bind-dn DN --directory-password-source SRC]\n"
-"                        [--directory-ca FILE] [--no-aia] [-o OUT] [IN]\n"
+"                        [--directory-ca FILE] [--no-aia] [--json] [-o OUT] [IN]\n"
 "       p11smime sign-encrypt [the options above] [--key URI] [--opaque]\n"
 "                        [--digest NAME] [--pss] [--certfile FILE]... [--require-chain]\n"
 "                        [-o OUT] [IN]\n"
@@ -69,6 +69,9 @@ static const char encrypt_usage[] =
 "  --directory-password-source SRC  the password from file:PATH (0600) or fd:N\n"
 "  --directory-ca FILE  trust anchors (PEM) for the directories' TLS\n"
 "                   certificates (default: OpenLDAP's ldap.conf TLS_CACERT)\n"
+"  --json           what was done, as one JSON object on standard output\n"
+"                   (then -o OUT is needed); a failure is one JSON object on\n"
+"                   standard error\n"
 "  -o OUT           the output file\n";
 
 #define MAX_RCPT 256
@@ -297,6 +300,41 @@ choose(psm_store *st, struct rcpt_set *rs, const char *cipher, int oaep)
 	return "aes-256-gcm";
 }
 
+/* What was encrypted, for whom, how (--json, on standard output). */
+static void
+report_json(const struct rcpt_set *rs, const psm_encrypt_params *ep, const char *outpath,
+            const struct psm_signer_setup *ss, const psm_sign_params *sp, const char *key_uri)
+{
+	psm_json j;
+	size_t i;
+
+	psm_json_init(&j, stdout);
+	psm_json_begin_object(&j);
+	psm_json_kv_bool(&j, "encrypted", 1);
+	psm_json_kv_bool(&j, "signed", ss != NULL);
+	psm_json_kv_string(&j, "output", outpath);
+	psm_json_kv_string(&j, "cipher", ep->cipher != NULL ? ep->cipher : "aes-256-gcm");
+	psm_json_key(&j, "recipients");
+	psm_json_begin_array(&j);
+	for (i = 0; i < rs->n; i++) {
+		EVP_PKEY *pk = X509_get0_pubkey(rs->r[i].cert);
+		char *subject = psm_name_oneline(X509_get_subject_name(rs->r[i].cert));
+
+		psm_json_begin_object(&j);
+		psm_json_kv_string(&j, "for", rs->who[i]);
+		psm_json_kv_string(&j, "subject", subject);
+		psm_json_kv_string(&j, "key_management",
+		                   pk != NULL && EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC ? "ecdh"
+		                   : rs->r[i].oaep ? "rsaes-oaep" : "rsaes-pkcs1-v1_5");
+		psm_json_end_object(&j);
+		free(subject);
+	}
+	psm_json_end_array(&j);
+	if (ss != NULL)
+		psm_cli_signer_json(&j, ss, sp, key_uri);
+	psm_json_end_object(&j);
+}
+
 int
 psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 {
@@ -309,6 +347,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		PSM_CLI_CHAIN_OPTIONS,
 		PSM_CLI_SIGN_OPTIONS,
 		{ "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		PSM_CLI_DIRECTORY_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -332,7 +371,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	psm_outfile *out = NULL;
 	char **addrs = NULL;
 	const psm_settings *settings = NULL;
-	int c, k, fd = -1, oaep = 0, r;
+	int c, k, fd = -1, oaep = 0, r, json = 0;
 
 	memset(&rs, 0, sizeof(rs));
 	memset(&dopts, 0, sizeof(dopts));
@@ -373,6 +412,7 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		case 'C': cipher = optarg; break;
 		case 'E': oaep = 1; break;
 		case 'o': outpath = optarg; break;
+		case PSM_OPT_JSON: json = 1; psm_cli_json_errors(); break;
 		case 'h':
 			fputs(encrypt_usage, stdout);
 			return PSM_EXIT_OK;
@@ -392,6 +432,11 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 		return psm_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
 	}
 	inpath = optind < argc ? argv[optind] : NULL;
+	if (json && (outpath == NULL || strcmp(outpath, "-") == 0)) {
+		sk_X509_pop_free(ss.pool, X509_free);
+		return psm_cli_usage_error(cmd, "--json puts the result on standard output: give "
+		                           "the encrypted message a file with -o OUT");
+	}
 	if ((r = psm_cli_settings(cli, &settings)) < 0 ||
 	    (sign && (r = psm_cli_sign_settings(cli, &key_uri, &sp)) < 0))
 		goto fail;
@@ -484,6 +529,8 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 	    (r = psm_msg_encrypt(msg, &ep, sign ? psm_key_pkey(ss.key) : NULL, &sp, out)) < 0 ||
 	    (r = psm_outfile_commit(out)) < 0)
 		goto fail;
+	if (json)
+		report_json(&rs, &ep, outpath, sign ? &ss : NULL, &sp, key_uri);
 	r = 0;
 fail:
 	psm_outfile_free(out);

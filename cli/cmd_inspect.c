@@ -193,7 +193,7 @@ psm_cmd_inspect(struct psm_cli *cli, int argc, char **argv)
 		if (k > 0)
 			continue;
 		switch (c) {
-		case PSM_OPT_JSON: json = 1; break;
+		case PSM_OPT_JSON: json = 1; psm_cli_json_errors(); break;
 		case 'h':
 			fputs(inspect_usage, stdout);
 			return PSM_EXIT_OK;

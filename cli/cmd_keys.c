@@ -203,6 +203,7 @@ psm_cmd_keys(struct psm_cli *cli, int argc, char **argv)
 			break;
 		case PSM_OPT_JSON:
 			json = 1;
+			psm_cli_json_errors();
 			break;
 		case 'h':
 			fputs(keys_usage, stdout);

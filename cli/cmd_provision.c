@@ -20,7 +20,7 @@
 
 static const char import_p12_usage[] =
 "Usage: p11smime import-p12 FILE [--token URI] [--label LABEL] [--pass-source SRC]\n"
-"                           [--pin-source SRC]\n"
+"                           [--pin-source SRC] [--json]\n"
 "\n"
 "Put the private key, certificate and CA chain of the PKCS#12 file FILE\n"
 "(.p12, .pfx; older exports with RC2 or 3DES too) on a token. The key is\n"
@@ -29,7 +29,7 @@ static const char import_p12_usage[] =
 "usage allows. Key, public key and certificate share one CKA_ID, the SHA-1\n"
 "of the public key; CA certificates the token lacks are added as authority\n"
 "certificates. If anything cannot be written, nothing is left on the token.\n"
-"Prints the key's pkcs11: URI.\n"
+"Prints the key's pkcs11: URI (--json: what was done, as one JSON object).\n"
 "\n"
 "  --token URI        the token (default: the only writable token present)\n"
 "  --label LABEL      the key's and certificate's label (default: the file's\n"
@@ -41,10 +41,12 @@ static const char import_p12_usage[] =
 
 static const char keygen_usage[] =
 "Usage: p11smime keygen [--token URI] --type TYPE --label LABEL [--usage USAGE]\n"
-"                       [--always-auth] [--pin-source SRC]\n"
+"                       [--always-auth] [--pin-source SRC] [--json]\n"
 "\n"
 "Make a key pair on the token itself (C_GenerateKeyPair): the private key\n"
-"is sensitive and not extractable from the start. Prints its pkcs11: URI;\n"
+"is sensitive and not extractable from the start. Prints its pkcs11: URI\n"
+"(--json: {\"done\", \"token\", \"key\", \"label\", \"id\", \"type\", \"sign\",\n"
+"\"decrypt\", ...} on standard output);\n"
 "next, ask for a certificate with 'p11smime csr --key URI --email ADDR'.\n"
 "\n"
 "  --token URI      the token (default: the only writable token present)\n"
@@ -70,7 +72,7 @@ static const char csr_usage[] =
 "  -o OUT        the output file (default: standard output), written atomically\n";
 
 static const char import_cert_usage[] =
-"Usage: p11smime import-cert FILE [--token URI] [--email ADDR] [--pin-source SRC]\n"
+"Usage: p11smime import-cert FILE [--token URI] [--email ADDR] [--pin-source SRC] [--json]\n"
 "\n"
 "Put the certificate your CA issued (FILE: PEM, DER or PKCS#7) on the token,\n"
 "next to its private key: the key whose public key it certifies, with the\n"
@@ -93,6 +95,7 @@ struct prov_opts {
 	const char *token_uri, *label, *pass_spec, *type, *usage, *key_uri, *email, *name;
 	const char *outpath;
 	int always_auth;
+	int json;
 	const char *file;           /* the one FILE argument of the import commands */
 };
 
@@ -120,6 +123,7 @@ parse_options(struct psm_cli *cli, const char *cmd, const char *usage, const str
 		case OPT_EMAIL: o->email = optarg; break;
 		case OPT_NAME: o->name = optarg; break;
 		case 'o': o->outpath = optarg; break;
+		case PSM_OPT_JSON: o->json = 1; psm_cli_json_errors(); break;
 		case 'h':
 			fputs(usage, stdout);
 			return PSM_EXIT_OK;
@@ -144,10 +148,30 @@ type_text(const psm_provision_result *res)
 	return res->type == PSM_KEY_EC ? "EC" : res->type == PSM_KEY_RSA ? "RSA" : "other";
 }
 
-/* What was done, for a person (stderr), and the key's URI (stdout). */
+/* What was done, for a person (stderr), and the key's URI (stdout); or,
+ * with --json, all of it as one object on stdout. */
 static int
-report(const char *done, const psm_slot_info *slot, const psm_provision_result *res)
+report(const char *done, const psm_slot_info *slot, const psm_provision_result *res, int json)
 {
+	if (json) {
+		psm_json j;
+
+		psm_json_init(&j, stdout);
+		psm_json_begin_object(&j);
+		psm_json_kv_string(&j, "done", done);
+		psm_json_kv_string(&j, "token", slot->label);
+		psm_json_kv_string(&j, "key", res->key_uri);
+		psm_json_kv_string(&j, "certificate", res->cert_uri);
+		psm_json_kv_string(&j, "label", res->label);
+		psm_json_kv_string(&j, "id", res->id_hex);
+		psm_json_kv_string(&j, "type", type_text(res));
+		psm_json_kv_bool(&j, "sign", res->can_sign);
+		psm_json_kv_bool(&j, "decrypt", res->can_decrypt);
+		psm_json_kv_int(&j, "ca_certificates_added", (long long)res->cas_added);
+		psm_json_kv_int(&j, "ca_certificates_present", (long long)res->cas_present);
+		psm_json_end_object(&j);
+		return fflush(stdout) == 0 ? PSM_EXIT_OK : PSM_EXIT_INTERNAL;
+	}
 	fprintf(stderr, "p11smime: %s on token '%s': %s key '%s', id %s, for %s%s%s\n", done,
 	        slot->label, type_text(res), res->label, res->id_hex,
 	        res->can_sign ? "signing" : "", res->can_sign && res->can_decrypt ? " and " : "",
@@ -233,6 +257,7 @@ psm_cmd_import_p12(struct psm_cli *cli, int argc, char **argv)
 		{ "token", required_argument, NULL, PSM_OPT_TOKEN },
 		{ "label", required_argument, NULL, OPT_LABEL },
 		{ "pass-source", required_argument, NULL, OPT_PASS_SOURCE },
+		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -257,7 +282,7 @@ psm_cmd_import_p12(struct psm_cli *cli, int argc, char **argv)
 	                                o.label != NULL ? o.label : dflt, &res)) < 0)
 		goto out;
 	r = report(res.cert_present ? "key put next to its certificate"
-	           : "key and certificate put", slot, &res);
+	           : "key and certificate put", slot, &res, o.json);
 out:
 	psm_provision_result_clear(&res);
 	psm_p11_free(p11);
@@ -303,6 +328,7 @@ psm_cmd_keygen(struct psm_cli *cli, int argc, char **argv)
 		{ "label", required_argument, NULL, OPT_LABEL },
 		{ "usage", required_argument, NULL, OPT_USAGE },
 		{ "always-auth", no_argument, NULL, OPT_ALWAYS_AUTH },
+		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -333,7 +359,7 @@ psm_cmd_keygen(struct psm_cli *cli, int argc, char **argv)
 	if ((r = open_token(cli, o.token_uri, &p11, &slot)) < 0 ||
 	    (r = psm_p11_generate_keypair(p11, slot, &kp, &res)) < 0)
 		goto out;
-	r = report("key pair generated", slot, &res);
+	r = report("key pair generated", slot, &res, o.json);
 	if (r == PSM_EXIT_OK && kp.sign)
 		fprintf(stderr, "p11smime: next, ask your CA for a certificate: p11smime csr --key "
 		        "'%s' --email ADDRESS -o request.pem\n", res.key_uri);
@@ -476,6 +502,7 @@ psm_cmd_import_cert(struct psm_cli *cli, int argc, char **argv)
 		PSM_CLI_GLOBAL_OPTIONS,
 		{ "token", required_argument, NULL, PSM_OPT_TOKEN },
 		{ "email", required_argument, NULL, OPT_EMAIL },
+		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -517,7 +544,7 @@ psm_cmd_import_cert(struct psm_cli *cli, int argc, char **argv)
 		goto out;
 	smime_warnings(leaf, ci, &res);
 	rc = report(res.cert_present ? "the certificate was there already"
-	            : "certificate put next to its key", slot, &res);
+	            : "certificate put next to its key", slot, &res, o.json);
 out:
 	psm_provision_result_clear(&res);
 	psm_certinfo_free(ci);

@@ -19,7 +19,7 @@
 static const char sign_usage[] =
 "Usage: p11smime sign [--key URI] [--opaque] [--digest sha256|sha384|sha512] [--pss]\n"
 "                     [--certfile FILE]... [--anchors FILE]... [--no-aia]\n"
-"                     [--require-chain] [-o OUT] [IN]\n"
+"                     [--require-chain] [--json] [-o OUT] [IN]\n"
 "\n"
 "Sign the RFC 5322 message IN (default: standard input) with a private key\n"
 "on a token and write the signed message to OUT (default: standard output;\n"
@@ -42,6 +42,9 @@ static const char sign_usage[] =
 "  --no-aia         do not fetch a missing issuer from its caIssuers URL\n"
 "  --require-chain  refuse to sign when the chain cannot be completed (by\n"
 "                   default a warning says what is missing)\n"
+"  --json           what was done (key, signer, digest, the chain sent) as one\n"
+"                   JSON object on standard output (then -o OUT is needed); a\n"
+"                   failure is one JSON object on standard error\n"
 "  -o OUT           the output file\n";
 
 int
@@ -107,6 +110,7 @@ psm_signer_setup_clear(struct psm_signer_setup *ss)
 	sk_X509_pop_free(ss->chain, X509_free);
 	X509_free(ss->enc_cert);
 	free(ss->found_uri);
+	free(ss->missing);
 	memset(ss, 0, sizeof(*ss));
 }
 
@@ -152,6 +156,8 @@ psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char 
 		              "ISSUER.pem' or give it with --certfile", missing);
 		return PSM_ERR_VERIFY;
 	}
+	if (missing[0] != '\0' && (ss->missing = strdup(missing)) == NULL)
+		return PSM_ERR_NOMEM;
 	if (missing[0] != '\0')
 		fprintf(stderr, "p11smime: warning: %s: recipients who lack it cannot check the "
 		        "signature; import it with 'p11smime certs import ISSUER.pem' or give it "
@@ -162,6 +168,36 @@ psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char 
 	return 0;
 }
 
+void
+psm_cli_signer_json(psm_json *j, const struct psm_signer_setup *ss, const psm_sign_params *sp,
+                    const char *key_uri)
+{
+	char *subject = psm_name_oneline(X509_get_subject_name(psm_key_cert(ss->key)));
+	int i;
+
+	psm_json_key(j, "signer");
+	psm_json_begin_object(j);
+	psm_json_kv_string(j, "key", ss->found_uri != NULL ? ss->found_uri : key_uri);
+	psm_json_kv_string(j, "subject", subject);
+	psm_json_kv_string(j, "digest", sp->digest != NULL ? sp->digest
+	                   : psm_default_digest(X509_get0_pubkey(psm_key_cert(ss->key))));
+	psm_json_kv_bool(j, "pss", sp->pss);
+	psm_json_kv_string(j, "form", sp->opaque ? "signed-data" : "multipart/signed");
+	psm_json_key(j, "chain");
+	psm_json_begin_array(j);
+	for (i = 0; i < sk_X509_num(ss->chain); i++) {
+		char *s = psm_name_oneline(X509_get_subject_name(sk_X509_value(ss->chain, i)));
+
+		psm_json_string(j, s);
+		free(s);
+	}
+	psm_json_end_array(j);
+	psm_json_kv_bool(j, "chain_complete", ss->missing == NULL);
+	psm_json_kv_string(j, "chain_missing", ss->missing);
+	psm_json_end_object(j);
+	free(subject);
+}
+
 int
 psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 {
@@ -170,6 +206,7 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 		PSM_CLI_SIGN_OPTIONS,
 		{ "anchors", required_argument, NULL, PSM_OPT_ANCHORS },
 		{ "no-aia", no_argument, NULL, PSM_OPT_NO_AIA },
+		{ "json", no_argument, NULL, PSM_OPT_JSON },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -181,7 +218,7 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 	psm_p11 *p11 = NULL;
 	psm_msg *msg = NULL;
 	psm_outfile *out = NULL;
-	int c, fd = -1, r;
+	int c, fd = -1, r, json = 0;
 
 	memset(&sp, 0, sizeof(sp));
 	memset(&ss, 0, sizeof(ss));
@@ -203,6 +240,7 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'o': outpath = optarg; break;
+		case PSM_OPT_JSON: json = 1; psm_cli_json_errors(); break;
 		case 'h':
 			fputs(sign_usage, stdout);
 			return PSM_EXIT_OK;
@@ -217,6 +255,11 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 		return psm_cli_usage_error("sign", "unexpected argument '%s'", argv[optind + 1]);
 	}
 	inpath = optind < argc ? argv[optind] : NULL;
+	if (json && (outpath == NULL || strcmp(outpath, "-") == 0)) {
+		sk_X509_pop_free(ss.pool, X509_free);
+		return psm_cli_usage_error("sign", "--json puts the result on standard output: "
+		                           "give the signed message a file with -o OUT");
+	}
 	if ((r = psm_cli_sign_settings(cli, &key_uri, &sp)) < 0)
 		goto fail;
 	if (key_uri != NULL && (r = psm_p11_check_uri(key_uri)) < 0)
@@ -232,6 +275,16 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 	    (r = psm_msg_sign(msg, psm_key_pkey(ss.key), &sp, out)) < 0 ||
 	    (r = psm_outfile_commit(out)) < 0)
 		goto fail;
+	if (json) {
+		psm_json j;
+
+		psm_json_init(&j, stdout);
+		psm_json_begin_object(&j);
+		psm_json_kv_bool(&j, "signed", 1);
+		psm_json_kv_string(&j, "output", outpath);
+		psm_cli_signer_json(&j, &ss, &sp, key_uri);
+		psm_json_end_object(&j);
+	}
 	r = 0;
 fail:
 	psm_outfile_free(out);

@@ -175,6 +175,7 @@ psm_cmd_tokens(struct psm_cli *cli, int argc, char **argv)
 		switch (c) {
 		case PSM_OPT_JSON:
 			json = 1;
+			psm_cli_json_errors();
 			break;
 		case 'h':
 			fputs(tokens_usage, stdout);

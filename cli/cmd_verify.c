@@ -251,7 +251,7 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 		if (k > 0)
 			continue;
 		switch (c) {
-		case PSM_OPT_JSON: json = 1; break;
+		case PSM_OPT_JSON: json = 1; psm_cli_json_errors(); break;
 		case 'o': outpath = optarg; break;
 		case 'h':
 			fputs(verify_usage, stdout);

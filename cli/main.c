@@ -92,33 +92,58 @@ psm_cli_exit_code(int err)
 	}
 }
 
+static int json_errors;
+
+void
+psm_cli_json_errors(void)
+{
+	json_errors = 1;
+}
+
+/* The failure as one JSON object on stderr. */
+static int
+fail_json(const char *sentence, int code)
+{
+	static const char *const kinds[] = { "ok", "check", "usage", "token", "internal" };
+	psm_json j;
+
+	psm_json_init(&j, stderr);
+	psm_json_begin_object(&j);
+	psm_json_kv_string(&j, "error", sentence);
+	psm_json_kv_int(&j, "exit", code);
+	psm_json_kv_string(&j, "kind", code >= 0 && code <= 4 ? kinds[code] : "internal");
+	psm_json_end_object(&j);
+	return code;
+}
+
 int
 psm_cli_fail(int err)
 {
 	const char *detail = psm_error_detail();
+	const char *sentence = detail != NULL && *detail != '\0' ? detail : psm_strerror(err);
 
-	if (detail != NULL && *detail != '\0')
-		fprintf(stderr, "p11smime: %s\n", detail);
-	else
-		fprintf(stderr, "p11smime: %s\n", psm_strerror(err));
+	if (json_errors)
+		return fail_json(sentence, psm_cli_exit_code(err));
+	fprintf(stderr, "p11smime: %s\n", sentence);
 	return psm_cli_exit_code(err);
 }
 
 int
 psm_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+	char what[768], line[1024];
 	va_list ap;
 
-	fputs("p11smime: ", stderr);
-	if (cmd != NULL)
-		fprintf(stderr, "%s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (cmd != NULL)
-		fprintf(stderr, " (see 'p11smime %s --help')\n", cmd);
+		snprintf(line, sizeof(line), "%s: %s (see 'p11smime %s --help')", cmd, what, cmd);
 	else
-		fprintf(stderr, " (see 'p11smime --help')\n");
+		snprintf(line, sizeof(line), "%s (see 'p11smime --help')", what);
+	if (json_errors)
+		return fail_json(line, PSM_EXIT_USAGE);
+	fprintf(stderr, "p11smime: %s\n", line);
 	return PSM_EXIT_USAGE;
 }
 
