@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "progress.h"
 #include "message.h"
 #include "recipient.h"
 #include "store.h"
@@ -254,9 +255,11 @@ psm_cmd_decrypt(struct psm_cli *cli, int argc, char **argv)
 	f.p11 = p11;
 	t.p11 = p11;        /* CA certificates for an inner signer's chain */
 	/* the output is a temporary file until everything checked */
+	psm_cli_progress_start(msg, fd, "decrypting", json);
 	if ((r = psm_outfile_open(outpath, PSM_OUTFILE_PRIVATE, &out)) < 0 ||
 	    (r = psm_msg_decrypt(msg, find_key, &f, psm_outfile_sink, out, &info)) < 0)
 		goto fail;
+	psm_cli_progress_done();
 	/* a signed message inside is written as what it carries (a second
 	 * temporary; the one not used vanishes) unless --keep-signed */
 	if (!keep_signed && (!json || outpath != NULL) &&

@@ -6,6 +6,7 @@
 #include "chain.h"
 #include "directory.h"
 #include "message.h"
+#include "progress.h"
 #include "recipients.h"
 #include "recipient.h"
 #include "store.h"
@@ -525,10 +526,12 @@ psm_cmd_encrypt(struct psm_cli *cli, int argc, char **argv)
 
 	if (sign && (r = psm_cli_signer_load(cli, p11, msg, key_uri, &t, &ss, &sp)) < 0)
 		goto fail;
+	psm_cli_progress_start(msg, fd, sign ? "signing and encrypting" : "encrypting", json);
 	if ((r = psm_outfile_open(outpath, 0, &out)) < 0 ||
 	    (r = psm_msg_encrypt(msg, &ep, sign ? psm_key_pkey(ss.key) : NULL, &sp, out)) < 0 ||
 	    (r = psm_outfile_commit(out)) < 0)
 		goto fail;
+	psm_cli_progress_done();
 	if (json)
 		report_json(&rs, &ep, outpath, sign ? &ss : NULL, &sp, key_uri);
 	r = 0;

@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "chain.h"
+#include "progress.h"
 #include "message.h"
 #include "store.h"
 
@@ -271,10 +272,12 @@ psm_cmd_sign(struct psm_cli *cli, int argc, char **argv)
 		goto fail;
 	if ((r = psm_cli_signer_load(cli, p11, msg, key_uri, &t, &ss, &sp)) < 0)
 		goto fail;
+	psm_cli_progress_start(msg, fd, "signing", json);
 	if ((r = psm_outfile_open(outpath, 0, &out)) < 0 ||
 	    (r = psm_msg_sign(msg, psm_key_pkey(ss.key), &sp, out)) < 0 ||
 	    (r = psm_outfile_commit(out)) < 0)
 		goto fail;
+	psm_cli_progress_done();
 	if (json) {
 		psm_json j;
 

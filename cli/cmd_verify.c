@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "message.h"
 #include "output.h"
+#include "progress.h"
 #include "store.h"
 
 #include <ctype.h>
@@ -271,7 +272,10 @@ psm_cmd_verify(struct psm_cli *cli, int argc, char **argv)
 	if ((!json || outpath != NULL) &&
 	    (r = psm_outfile_open(outpath, PSM_OUTFILE_PRIVATE, &out)) < 0)
 		goto fail;
-	if ((r = psm_msg_verify(msg, &vp, out, &res)) < 0)
+	psm_cli_progress_start(msg, fd, "verifying", json);
+	r = psm_msg_verify(msg, &vp, out, &res);
+	psm_cli_progress_done();
+	if (r < 0)
 		goto fail;
 	if (json) {
 		psm_json j;

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "cli.h"
+#include "progress.h"
 #include "prompt.h"
 #include "signals.h"
 
@@ -122,6 +123,7 @@ psm_cli_fail(int err)
 	const char *detail = psm_error_detail();
 	const char *sentence = detail != NULL && *detail != '\0' ? detail : psm_strerror(err);
 
+	psm_cli_progress_done();
 	if (json_errors)
 		return fail_json(sentence, psm_cli_exit_code(err));
 	fprintf(stderr, "p11smime: %s\n", sentence);

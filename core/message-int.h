@@ -19,6 +19,9 @@ struct rd {
 	unsigned char buf[PSM_MSG_IO_CHUNK];
 	size_t pos, len;
 	int eof;
+	psm_progress_fn progress;   /* told after each read, or NULL */
+	void *progress_ud;
+	unsigned long long nread;   /* bytes read from fd so far */
 };
 
 /* Refill when empty; pos == len afterwards means the end of the input. */

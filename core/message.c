@@ -56,7 +56,17 @@ psm_rd_fill(struct rd *r)
 	r->len = (size_t)n;
 	if (n == 0)
 		r->eof = 1;
+	r->nread += (unsigned long long)n;
+	if (r->progress != NULL)
+		r->progress(r->progress_ud, r->fd, r->nread);
 	return 0;
+}
+
+void
+psm_msg_set_progress(psm_msg *m, psm_progress_fn fn, void *ud)
+{
+	m->in.progress = fn;
+	m->in.progress_ud = ud;
 }
 
 static void

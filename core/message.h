@@ -22,6 +22,13 @@ typedef struct psm_msg psm_msg;
 /* Read the header block from fd (not closed; read to EOF later).
  * PSM_ERR_MALFORMED when it is not a message. Free with psm_msg_free(). */
 int psm_msg_open(int fd, psm_msg **out);
+
+/* Told, after each read of the message's input (fd) while it is signed,
+ * verified, encrypted or decrypted, how many bytes were read so far (a
+ * regular file may be read twice: its position then says how far). For a
+ * progress display; it must not fail. */
+typedef void (*psm_progress_fn)(void *ud, int fd, unsigned long long nread);
+void psm_msg_set_progress(psm_msg *m, psm_progress_fn fn, void *ud);
 void psm_msg_free(psm_msg *m);
 
 /* The From: address (lower case), or NULL. Owned by m. */

@@ -14,7 +14,7 @@ PACKAGES=(
 	libcmocka-dev                 # unit tests
 	slapd ldap-utils              # tests: a throwaway directory server of their own
 	lighttpd                      # tests: a real web server (static, chunked CGI, redirections) for CRL/OCSP/AIA fetches
-	python3 util-linux            # tests: JSON checks, flock, setsid
+	python3 util-linux bsdutils   # tests: JSON checks, flock, setsid, script (a terminal)
 	gpgsm gnupg libnss3-tools     # interop peers: gpgsm, NSS cmsutil
 	libengine-pkcs11-openssl gnupg-pkcs11-scd hyperfine time   # make bench: the peers on the token
 )

@@ -132,7 +132,7 @@ check "...--json: valid, anchored at the root" json_q 'd["valid"] and d["anchor"
 ver "$R/wes.signed"
 check "a server that serves another certificate: exit 1, naming the URL and what it served" \
 	rc_err 1 "does not chain to a trusted anchor.*the issuer could not be fetched from $U/wrong.der: it serves CN=AIA Root,O=p11smime AIA Test, not the issuer CN=AIA Intermediate"
-check "...in one failure line" sh -c "[ \$(grep -c 'NOT valid' '$TMP/err') -eq 1 ]"
+check "...in one failure line" sh -c "[ \$(grep -c 'signature NOT valid' '$TMP/err') -eq 1 ]"
 check "...nothing cached for it" [ ! -e "$(cache_file "$U/wrong.der")" ]
 ver "$R/ivy.signed"
 check "a certificate with the issuer's name but another key is not taken" \

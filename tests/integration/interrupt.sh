@@ -9,7 +9,7 @@
 # and a remote token (p11-kit server) that dies are errors with one line,
 # not deaths by SIGPIPE.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 48
+plan 50
 fixtures
 A="--anchors $PKI/anchors.pem"
 NOTMPFILE=$top_builddir/tests/shim/.libs/notmpfile.so
@@ -153,6 +153,27 @@ for mask in 022 000; do
 		sh -c "[ $RC -eq 0 ] && [ \"\$(stat -c %a '$TMP/o/signed.eml')\" = $want ]"
 done
 check "the old output was replaced" cmp -s "$TMP/o/dec.eml" "$TMP/big.eml"
+
+# progress: on a terminal (script(1) gives one) a run that lasts shows how
+# far it is, and clears the line at the end; not on a file
+rm -rf "$TMP/o" "$TMP/fifo"
+mkdir "$TMP/o"
+mkfifo "$TMP/fifo"
+( head -c $((ssize / 2)) "$TMP/big.eml"; sleep 1.6; tail -c +$((ssize / 2 + 1)) "$TMP/big.eml" ) \
+	>"$TMP/fifo" &
+PIDS="$PIDS $!"
+script -qec "'$P11SMIME' --module '$MODULE' --pin-source '$USER_PIN' sign $A -o '$TMP/o/p.eml' '$TMP/fifo'" \
+	/dev/null >"$TMP/tty.out" 2>&1 </dev/null
+check "on a terminal, a long sign shows its progress (MiB read from a pipe) and clears it" \
+	sh -c "grep -q 'p11smime: signing: [0-9]* MiB read' '$TMP/tty.out' && tail -c 4 '$TMP/tty.out' | od -c | grep -q '033'"
+( head -c $((ssize / 2)) "$TMP/big.eml"; sleep 1.6; tail -c +$((ssize / 2 + 1)) "$TMP/big.eml" ) \
+	>"$TMP/fifo" &
+PIDS="$PIDS $!"
+RC=0
+"$P11SMIME" --module "$MODULE" --pin-source "$USER_PIN" sign $A -o "$TMP/o/p2.eml" "$TMP/fifo" \
+	2>"$TMP/err" || RC=$?
+check "...and nothing of it when standard error is not a terminal" \
+	sh -c "[ $RC -eq 0 ] && [ ! -s '$TMP/err' ]"
 
 # a reader that goes away: an error line, not a death by SIGPIPE
 RC=0
