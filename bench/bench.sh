@@ -395,7 +395,7 @@ p11smime_sign() {
 	local out=$W/out/p11smime.sign.$1.eml
 	CMD_ENV=("${P11SMIME_ENV[@]}")
 	CMD=("$P11SMIME" --module "$MODULE" --pin-source "file:$PIN_FILE"
-		sign --key "$KEY_URI" -o "$out" "${IN_MAIL[$1]}")
+		sign --key "$KEY_URI" --anchors "$PKI/anchors.pem" -o "$out" "${IN_MAIL[$1]}")
 	CHECK=(check_smime "$out")
 	NOTE="whole mail in, MIME out"
 }

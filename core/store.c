@@ -150,6 +150,33 @@ fail:
 	return PSM_ERR_IO;
 }
 
+/* Does dir/name hold exactly these len bytes already? */
+static int
+same_content(const char *dir, const char *name, const void *buf, size_t len)
+{
+	char path[4096], have[8192];
+	struct stat st;
+	int fd, same = 0;
+
+	if (len > sizeof(have) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len &&
+	    read(fd, have, len) == (ssize_t)len)
+		same = memcmp(have, buf, len) == 0;
+	close(fd);
+	return same;
+}
+
+/* write_atomic, unless the entry holds these bytes already: a signer seen
+ * again costs no write and no fsync. */
+static int
+write_changed(const char *dir, const char *name, const void *buf, size_t len)
+{
+	return same_content(dir, name, buf, len) ? 0 : write_atomic(dir, name, buf, len);
+}
+
 static int
 fingerprint(X509 *cert, char name[80])
 {
@@ -184,7 +211,7 @@ write_pem(const char *dir, X509 *cert, char fp[80])
 	}
 	n = BIO_get_mem_data(mem, &pem);
 	snprintf(name, sizeof(name), "%s.pem", fp);
-	r = write_atomic(dir, name, pem, (size_t)n);
+	r = write_changed(dir, name, pem, (size_t)n);
 	BIO_free(mem);
 	return r;
 }
@@ -197,7 +224,7 @@ psm_store_remember(psm_store *st, X509 *cert, const unsigned char *caps, size_t 
 
 	if ((r = write_pem(st->certs, cert, fp)) == 0 && caps != NULL && caps_len > 0) {
 		snprintf(name, sizeof(name), "%s.caps", fp);
-		r = write_atomic(st->certs, name, caps, caps_len);
+		r = write_changed(st->certs, name, caps, caps_len);
 	}
 	return r;
 }
