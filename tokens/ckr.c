@@ -87,7 +87,7 @@ psm_ckr_to_err(CK_RV rv, const char *what)
 	case CKR_PIN_INVALID:
 	case CKR_PIN_LEN_RANGE:
 		r = PSM_ERR_PIN_INCORRECT;
-		why = "the token rejects the PIN's format or length";
+		why = "the token rejects the PIN's format or length; check what the PIN source holds";
 		break;
 	case CKR_PIN_EXPIRED:
 		r = PSM_ERR_PIN_LOCKED;
@@ -100,21 +100,31 @@ psm_ckr_to_err(CK_RV rv, const char *what)
 		break;
 	case CKR_USER_PIN_NOT_INITIALIZED:
 		r = PSM_ERR_PIN_LOCKED;
-		why = "the token has no user PIN set; initialise it first";
+		why = "the token has no user PIN set; set one with the SO PIN first "
+		      "(e.g. pkcs11-tool --login --login-type so --init-pin)";
 		break;
 	case CKR_DEVICE_REMOVED:
+		r = PSM_ERR_TOKEN_ABSENT;
+		why = "the token was removed; insert it again and run the command again";
+		break;
 	case CKR_TOKEN_NOT_PRESENT:
+		r = PSM_ERR_TOKEN_ABSENT;
+		why = "the token is not present; insert it and run the command again";
+		break;
 	case CKR_SLOT_ID_INVALID:
 		r = PSM_ERR_TOKEN_ABSENT;
-		why = "the token was removed or is not present; insert it and try again";
+		why = "the token's slot is gone (was its reader unplugged?); plug the reader in, "
+		      "insert the token and run the command again";
 		break;
 	case CKR_TOKEN_NOT_RECOGNIZED:
 		r = PSM_ERR_TOKEN;
-		why = "the module does not recognise the token";
+		why = "the module does not recognise the token; use its vendor's module "
+		      "(--module PATH)";
 		break;
 	case CKR_USER_NOT_LOGGED_IN:
 		r = PSM_ERR_TOKEN;
-		why = "the token requires a login for this; give a PIN source";
+		why = "the token requires a login for this; give a PIN source with --pin-source "
+		      "(file:PATH, fd:N, tty or pinentry)";
 		break;
 	case CKR_FUNCTION_CANCELED:
 	case CKR_CANCEL:
@@ -125,7 +135,8 @@ psm_ckr_to_err(CK_RV rv, const char *what)
 	case CKR_KEY_TYPE_INCONSISTENT:
 	case CKR_MECHANISM_INVALID:
 		r = PSM_ERR_KEY_USAGE;
-		why = "the key does not allow this operation";
+		why = "the key does not allow this operation; 'p11smime keys' shows what each key "
+		      "may do";
 		break;
 	case CKR_CRYPTOKI_NOT_INITIALIZED:
 		r = PSM_ERR_MODULE;

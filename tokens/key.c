@@ -80,14 +80,17 @@ enum {
 /* ERR_load_strings() adds our library number to each code */
 static ERR_STRING_DATA err_strings[] = {
 	{ R_TOKEN_FAILED, "the token failed the operation" },
-	{ R_PIN_INCORRECT, "the token refused the PIN for this key's login; it was not retried" },
+	{ R_PIN_INCORRECT, "the token refused the PIN for this key's login; it was not retried: "
+	                   "check the PIN before trying again" },
 	{ R_PIN_LOCKED, "the token's PIN is locked or unusable; unlock it with the SO PIN or PUK" },
 	{ R_PIN_FINAL_TRY, "the token has one PIN try left; p11smime will not spend it on its "
 	                   "own: make sure the PIN is right, then pass --allow-last-pin-try" },
 	{ R_PIN_SOURCE, "no PIN for this key's login; give one with --pin-source" },
-	{ R_TOKEN_ABSENT, "the token was removed" },
-	{ R_NOT_PERMITTED, "the token does not allow this key to do that" },
-	{ R_NOT_LOGGED_IN, "the token requires a login for this key" },
+	{ R_TOKEN_ABSENT, "the token was removed; insert it again and run the command again" },
+	{ R_NOT_PERMITTED, "the token does not allow this key to do that; 'p11smime keys' shows "
+	                   "what each key may do" },
+	{ R_NOT_LOGGED_IN, "the token requires a login for this key; give a PIN source with "
+	                   "--pin-source" },
 	{ R_KEY_CLOSED, "the token key was closed" },
 	{ R_PADDING, "this RSA padding cannot be done on the token" },
 	{ 0, NULL }
@@ -674,7 +677,8 @@ check_class(P11KitUri *uri)
 	memcpy(&cls, a->pValue, sizeof(cls));
 	if (cls == CKO_PRIVATE_KEY || cls == CKO_CERTIFICATE || cls == CKO_PUBLIC_KEY)
 		return 0;
-	psm_error_set("the key URI names an object that is not a key (type=)");
+	psm_error_set("the key URI names an object that is not a key (type=); use type=private, "
+	              "or copy the URI from 'p11smime keys'");
 	return PSM_ERR_URI;
 }
 
@@ -830,7 +834,8 @@ psm_p11_load_key(psm_p11 *p11, const char *key_uri, psm_key **out)
 		if (psm_key_list_get(key->list, i) == key->info)
 			break;
 	if (psm_key_list_pub(key->list, i, &pub) < 0) {
-		psm_error_set("the token no longer shows key %s", key->info->uri);
+		psm_error_set("the token no longer shows key %s; run 'p11smime keys' to see the keys",
+		              key->info->uri);
 		r = PSM_ERR_NOT_FOUND;
 		goto out;
 	}

@@ -97,7 +97,8 @@ psm_slot_login(psm_p11 *p11, struct psm_slot *s, psm_pin_source *src)
 	if (rv == CKR_PIN_INCORRECT) {
 		/* say how many tries are left, when the token tells */
 		psm_slot_refresh(s);
-		psm_error_set("the PIN from %s is wrong for token '%s'%s; it was not retried",
+		psm_error_set("the PIN from %s is wrong for token '%s'%s; it was not retried: check "
+		              "the PIN before trying again (each wrong try counts toward locking it)",
 		              psm_pin_source_describe(src), s->info.label,
 		              s->info.pin_final_try ? " and only one try is left"
 		              : s->info.pin_count_low ? " and few tries are left" : "");

@@ -495,8 +495,8 @@ psm_uri_parse(const char *s, P11KitUri **out)
 			              "accepted in a URI: use pin-source= or --pin-source",
 			              p11_kit_uri_message(ur));
 		else
-			psm_error_set("'%s' is not a valid pkcs11: URI (RFC 7512): %s", s,
-			              p11_kit_uri_message(ur));
+			psm_error_set("'%s' is not a valid pkcs11: URI (RFC 7512): %s; copy one from "
+			              "'p11smime tokens' or 'p11smime keys'", s, p11_kit_uri_message(ur));
 		p11_kit_uri_free(uri);
 		return PSM_ERR_URI;
 	}

@@ -444,7 +444,9 @@ read_fd_once(psm_pin_source *src, char *pin, size_t *len)
 		if (got < 0) {
 			if (errno == EBADF) {
 				psm_error_set("PIN file descriptor %d is not "
-				              "open for reading", src->fd);
+				              "open for reading; open it for p11smime, "
+				              "as in 'fd:%d %d<PINFILE'", src->fd,
+				              src->fd, src->fd);
 				r = PSM_ERR_PIN_SOURCE;
 			} else {
 				psm_error_set("cannot read PIN file descriptor "
@@ -894,8 +896,12 @@ pinentry_spawn(const psm_pin_source *src, pid_t *pid, int *to_fd,
 	argv[1] = NULL;
 	e = posix_spawnp(pid, src->path, &fa, &attr, argv, environ);
 	if (e != 0) {
-		psm_error_set("cannot start %s: %s", src->description,
-		              strerror(e));
+		psm_error_set("cannot start %s: %s%s", src->description,
+		              strerror(e), e != ENOENT ? "" :
+		              strcmp(src->path, "pinentry") == 0 ?
+		              "; install pinentry (Debian: pinentry-curses), or "
+		              "name one with pinentry:PROGRAM" :
+		              "; check the program named in pinentry:PROGRAM");
 		r = PSM_ERR_PIN_SOURCE;
 		goto out;
 	}

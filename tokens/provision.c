@@ -223,8 +223,8 @@ psm_p11_writable_token(psm_p11 *p11, const char *token_uri, const psm_slot_info 
 		goto out;
 	}
 	if (found->info.write_protected) {
-		psm_error_set("token '%s' is write-protected: nothing can be put on it",
-		              found->info.label);
+		psm_error_set("token '%s' is write-protected: nothing can be put on it; choose "
+		              "another with --token URI (see 'p11smime tokens')", found->info.label);
 		r = PSM_ERR_TOKEN;
 		goto out;
 	}
