@@ -5,8 +5,10 @@
 #include "certinfo.h"
 #include "error.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -65,8 +67,12 @@ psm_chain_load_pem(const char *path, STACK_OF(X509) **pool)
 		BIO_free(b);
 		return PSM_ERR_NOMEM;
 	}
-	if (b != NULL)
-		infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+	if (b == NULL) {
+		psm_error_set("cannot read %s: %s", path, strerror(errno));
+		ERR_clear_error();
+		return PSM_ERR_IO;
+	}
+	infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
 	BIO_free(b);
 	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
 		X509_INFO *xi = sk_X509_INFO_value(infos, i);

@@ -16,7 +16,8 @@
 int psm_chain_build(X509 *cert, STACK_OF(X509) *pool, STACK_OF(X509) **out);
 
 /* Read every certificate of a PEM file and append it to *pool (created
- * when NULL). PSM_ERR_USAGE with a detail when the file has none. */
+ * when NULL). PSM_ERR_IO with a detail when the file cannot be opened,
+ * PSM_ERR_USAGE with a detail when it has no certificate. */
 int psm_chain_load_pem(const char *path, STACK_OF(X509) **pool);
 
 /* The chain to send with a signature by signer, completed the way a

@@ -279,7 +279,8 @@ on_header(void *ud, const unsigned char *der, size_t len, int auth)
 	int r;
 
 	if ((d->hdr = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL) {
-		psm_error_set("the enveloped-data cannot be read (its recipient information is damaged)");
+		psm_error_set("the enveloped-data cannot be read (its recipient information is "
+		              "damaged); ask the sender to send it again");
 		ERR_clear_error();
 		return PSM_ERR_MALFORMED;
 	}
@@ -371,7 +372,8 @@ psm_cms_decrypt_stream(psm_pull_fn pull, void *pull_ud, psm_key_finder_fn find,
 	if (!EVP_DecryptFinal_ex(d->ctx, d->out, &outl)) {
 		ERR_clear_error();
 		psm_error_set(mac_len > 0 ? "the message was changed after it was encrypted: its "
-		                            "authentication tag does not match"
+		                            "authentication tag does not match; nothing of it "
+		                            "was written: ask the sender to send it again"
 		                          : "the content does not decrypt (wrong key, or the "
 		                            "message was damaged)");
 		r = PSM_ERR_VERIFY;

@@ -46,7 +46,7 @@ struct ber {
 static int
 bad(const struct ber *b, const char *what)
 {
-	psm_error_set("the %s is malformed: %s", b->kind, what);
+	psm_error_set("the %s is malformed: %s" PSM_HINT_DAMAGED, b->kind, what);
 	return PSM_ERR_MALFORMED;
 }
 
@@ -574,7 +574,7 @@ env_content(struct ber *b, struct frame *feci)
 	if ((r = next_child(b, feci, &h)) < 0)
 		return r;
 	if (r == 0) {
-		psm_error_set("the enveloped-data carries no content");
+		psm_error_set("the enveloped-data carries no content" PSM_HINT_DAMAGED);
 		return PSM_ERR_MALFORMED;
 	}
 	if (h.tag != 0x80 && h.tag != 0xa0)

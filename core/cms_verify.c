@@ -393,7 +393,7 @@ psm_verifier_finish_cms(psm_verifier *v, CMS_ContentInfo *cms, const psm_verify_
 
 	*out = NULL;
 	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
-		psm_error_set("the signature part is not a CMS SignedData");
+		psm_error_set("the signature part is not a CMS SignedData" PSM_HINT_DAMAGED);
 		return PSM_ERR_MALFORMED;
 	}
 	if ((res = calloc(1, sizeof(*res))) == NULL)
@@ -536,7 +536,7 @@ psm_verifier_finish(psm_verifier *v, const unsigned char *der, size_t len,
 	*res = NULL;
 	if (len > LONG_MAX || (cms = d2i_CMS_ContentInfo(NULL, &q, (long)len)) == NULL) {
 		ERR_clear_error();
-		psm_error_set("the signature part is not a valid CMS structure");
+		psm_error_set("the signature part is not a valid CMS structure" PSM_HINT_DAMAGED);
 		return PSM_ERR_MALFORMED;
 	}
 	r = psm_verifier_finish_cms(v, cms, p, res);

@@ -94,7 +94,8 @@ psm_msg_recipients(const psm_msg *m, char ***out)
 			if (strcasecmp(m->f[i].name, names[k]) != 0)
 				continue;
 			if (psm_mime_addr_list(m->f[i].value, &list) < 0) {
-				psm_error_set("the %s: field cannot be read as a list of addresses", names[k]);
+				psm_error_set("the %s: field cannot be read as a list of addresses; "
+				              "give the recipients with --to instead", names[k]);
 				psm_mime_addr_list_free(all);
 				return PSM_ERR_MALFORMED;
 			}
@@ -320,8 +321,8 @@ psm_msg_decrypt(psm_msg *m, psm_key_finder_fn find, void *find_ud, psm_sink_fn s
 		return PSM_ERR_MALFORMED;
 	}
 	if (ctev == NULL || strcasecmp(ctev, "base64") != 0) {
-		psm_error_set("the encrypted part is not base64 (Content-Transfer-Encoding: %s)",
-		              ctev != NULL ? ctev : "7bit");
+		psm_error_set("the encrypted part is not base64 (Content-Transfer-Encoding: %s)"
+		              PSM_HINT_DAMAGED, ctev != NULL ? ctev : "7bit");
 		return PSM_ERR_MALFORMED;
 	}
 	if ((in = calloc(1, sizeof(*in))) == NULL)

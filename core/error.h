@@ -44,6 +44,10 @@ const char *psm_strerror(int err);
 void psm_error_set(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
+/* The end of a detail about a received message that does not parse: what
+ * the reader can do about it. */
+#define PSM_HINT_DAMAGED "; the message is damaged: ask the sender to send it again"
+
 /* Clear the detail. */
 void psm_error_clear(void);
 

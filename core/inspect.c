@@ -54,7 +54,8 @@ env_header(void *ud, const unsigned char *der, size_t len, int auth)
 
 	if (hdr == NULL) {
 		ERR_clear_error();
-		psm_error_set("the enveloped-data cannot be read (its recipient information is damaged)");
+		psm_error_set("the enveloped-data cannot be read (its recipient information is "
+		              "damaged); ask the sender to send it again");
 		return PSM_ERR_MALFORMED;
 	}
 	e->l->authenticated = auth;

@@ -34,6 +34,10 @@
 #define MAX_FIELDS 2000
 #define MAX_SIG_PART (8 * 1024 * 1024)
 
+/* What to give instead of input that is not a mail at all. */
+#define HINT_WHOLE_MAIL "; give a whole mail: header fields (From:, To:, ...), an empty line, " \
+	"then the body"
+
 
 int
 psm_rd_fill(struct rd *r)
@@ -172,7 +176,8 @@ add_field(psm_msg *m, const char *raw, size_t rawlen)
 	size_t nlen, i, k;
 
 	if (colon == NULL || colon == raw) {
-		psm_error_set("the input is not an RFC 5322 message (a header line has no field name)");
+		psm_error_set("the input is not an RFC 5322 message (a header line has no field "
+		              "name)" HINT_WHOLE_MAIL);
 		return PSM_ERR_MALFORMED;
 	}
 	if (m->nf >= MAX_FIELDS) {
@@ -280,7 +285,8 @@ psm_msg_open(int fd, psm_msg **out)
 		flen = len;
 	}
 	if (m->nf == 0) {
-		psm_error_set("the input is not an RFC 5322 message (no header fields)");
+		psm_error_set("the input is not an RFC 5322 message (no header fields)"
+		              HINT_WHOLE_MAIL);
 		r = PSM_ERR_MALFORMED;
 		goto out;
 	}
@@ -1122,7 +1128,8 @@ detached_event(void *ud, const psm_mime_event *ev)
 	switch (ev->type) {
 	case PSM_MIME_ENTITY_BEGIN:
 		if (++d->parts > 2) {
-			psm_error_set("the multipart/signed message has more than two parts");
+			psm_error_set("the multipart/signed message has more than two parts"
+			              PSM_HINT_DAMAGED);
 			return PSM_ERR_MALFORMED;
 		}
 		if (ev->index == 1)
@@ -1163,14 +1170,14 @@ decode_base64(const unsigned char *in, size_t len, struct dynbuf *out)
 		int n = (int)(len - off < 4096 ? len - off : 4096);
 
 		if (EVP_DecodeUpdate(ctx, buf, &outl, in + off, n) < 0) {
-			psm_error_set("the signature part is not valid base64");
+			psm_error_set("the signature part is not valid base64" PSM_HINT_DAMAGED);
 			r = PSM_ERR_MALFORMED;
 			break;
 		}
 		r = dyn_add(out, buf, (size_t)outl);
 	}
 	if (r == 0 && EVP_DecodeFinal(ctx, buf, &outl) < 0) {
-		psm_error_set("the signature part is not valid base64");
+		psm_error_set("the signature part is not valid base64" PSM_HINT_DAMAGED);
 		r = PSM_ERR_MALFORMED;
 	} else if (r == 0) {
 		r = dyn_add(out, buf, (size_t)outl);
@@ -1247,12 +1254,13 @@ verify_detached(psm_msg *m, const char *ctv, const psm_verify_params *p,
 	if (r < 0 || (r = psm_mime_reader_finish(rd)) < 0 || (r = psm_crlf_final(&d.canon)) < 0)
 		goto out;
 	if (d.truncated) {
-		psm_error_set("the signed message is truncated (its closing boundary is missing)");
+		psm_error_set("the signed message is truncated (its closing boundary is missing)"
+		              PSM_HINT_DAMAGED);
 		r = PSM_ERR_MALFORMED;
 		goto out;
 	}
 	if (d.parts != 2 || d.sig.len == 0) {
-		psm_error_set("the multipart/signed message has no signature part");
+		psm_error_set("the multipart/signed message has no signature part" PSM_HINT_DAMAGED);
 		r = PSM_ERR_MALFORMED;
 		goto out;
 	}
@@ -1305,7 +1313,7 @@ psm_msg_b64_pull(void *ud, unsigned char *buf, size_t cap, size_t *got)
 	}
 	return 0;
 bad:
-	psm_error_set("the message body is not valid base64");
+	psm_error_set("the message body is not valid base64" PSM_HINT_DAMAGED);
 	return PSM_ERR_MALFORMED;
 }
 

@@ -60,17 +60,20 @@ check(X509 *cert, const char *who, X509_STORE *anchors, STACK_OF(X509) *untruste
 		return PSM_ERR_VERIFY;
 	}
 	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
-		psm_error_set("cannot encrypt to %s: the certificate is not valid yet", who);
+		psm_error_set("cannot encrypt to %s: the certificate is not valid yet (is this "
+		              "computer's clock right?)", who);
 		return PSM_ERR_VERIFY;
 	}
 	if (!usage_ok(cert)) {
 		psm_error_set("cannot encrypt to %s: the certificate's key usage does not allow "
-		              "encryption (it needs keyEncipherment for RSA, keyAgreement for EC)", who);
+		              "encryption (it needs keyEncipherment for RSA, keyAgreement for EC); "
+		              "ask them for one that does", who);
 		return PSM_ERR_VERIFY;
 	}
 	if (!eku_ok(cert)) {
 		psm_error_set("cannot encrypt to %s: the certificate is not for e-mail "
-		              "(no emailProtection extended key usage)", who);
+		              "(no emailProtection extended key usage); ask them for an e-mail "
+		              "certificate", who);
 		return PSM_ERR_VERIFY;
 	}
 	/* the chain, completed from AIA caIssuers when an issuer is missing */

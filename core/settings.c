@@ -98,7 +98,8 @@ set_one(psm_settings *c, const char *name, const char *value, size_t line)
 	(*n)++;
 	return 0;
 bad_value:
-	psm_error_set("%s line %zu: '%s' is not a valid %s", c->path, line, value, name);
+	psm_error_set("%s line %zu: '%s' is not a valid %s (see SETTINGS in p11smime(1))", c->path,
+	              line, value, name);
 	return PSM_ERR_USAGE;
 }
 

@@ -295,8 +295,9 @@ psm_anchors_load(psm_store *st, const char *const *files, size_t n, int use_syst
 
 		if ((r = psm_chain_load_pem(files[i], &certs)) < 0) {
 			sk_X509_pop_free(certs, X509_free);
-			psm_error_set("--anchors %s: no certificate could be read from it (PEM expected)",
-			              files[i]);
+			if (r != PSM_ERR_IO)   /* else the detail says why it cannot be read */
+				psm_error_set("--anchors %s: no certificate could be read from it "
+				              "(PEM expected)", files[i]);
 			goto fail;
 		}
 		for (k = 0; k < sk_X509_num(certs); k++)
@@ -491,7 +492,8 @@ psm_store_forget(psm_store *st, X509 *cert)
 	snprintf(path, sizeof(path), "%s/%s.pem", st->trusted, fp);
 	gone |= unlink(path) == 0;
 	if (!gone) {
-		psm_error_set("that certificate is not in the store");
+		psm_error_set("that certificate is not in the store; 'p11smime certs list' shows "
+		              "what is");
 		return PSM_ERR_NOT_FOUND;
 	}
 	return 0;
@@ -521,7 +523,8 @@ psm_store_untrust(psm_store *st, X509 *cert)
 		return r;
 	snprintf(path, sizeof(path), "%s/%s.pem", st->trusted, fp);
 	if (unlink(path) < 0) {
-		psm_error_set("that certificate is not trusted in the store");
+		psm_error_set("that certificate is not trusted in the store; 'p11smime certs list "
+		              "--trusted' shows what is");
 		return PSM_ERR_NOT_FOUND;
 	}
 	return 0;
