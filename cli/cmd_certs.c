@@ -51,13 +51,16 @@ load_file(const char *path, STACK_OF(X509) **out)
 {
 	BIO *b;
 	X509 *x;
+	int r;
 
 	*out = NULL;
-	if (psm_chain_load_pem(path, out) == 0)
+	if ((r = psm_chain_load_pem(path, out)) == 0)
 		return 0;
 	sk_X509_pop_free(*out, X509_free);
 	*out = NULL;
 	ERR_clear_error();
+	if (r == PSM_ERR_IO)   /* the detail says why it cannot be read */
+		return r;
 	if ((b = BIO_new_file(path, "rb")) == NULL) {
 		psm_error_set("cannot read %s", path);
 		ERR_clear_error();
@@ -157,7 +160,8 @@ select_certs(psm_store *st, const char *which, int trusted, STACK_OF(X509) **out
 	}
 	sk_X509_pop_free(all, X509_free);
 	if (r == 0 && sk_X509_num(*out) == 0) {
-		psm_error_set("no certificate in the store matches '%s'", which);
+		psm_error_set("no certificate in the store matches '%s'; 'p11smime certs list' shows "
+		              "what is there", which);
 		r = PSM_ERR_NOT_FOUND;
 	}
 	if (r < 0) {

@@ -77,8 +77,9 @@ find_key(void *ud, CMS_ContentInfo *hdr, EVP_PKEY **pkey, X509 **cert)
 		if (r == PSM_ERR_NOT_FOUND) {
 			char *who = psm_cms_recipients_describe(hdr);
 
-			psm_error_set("no key on the tokens can open this message; it is encrypted "
-			              "for: %s", who != NULL ? who : "?");
+			psm_error_set("no key on the tokens can open this message (it is encrypted "
+			              "for: %s): insert the token that holds one of these keys "
+			              "('p11smime keys' lists the keys seen)", who != NULL ? who : "?");
 			free(who);
 			return PSM_ERR_VERIFY;
 		}
@@ -93,8 +94,8 @@ find_key(void *ud, CMS_ContentInfo *hdr, EVP_PKEY **pkey, X509 **cert)
 	if (f->cert != NULL && !psm_cms_names_recipient(hdr, f->cert)) {
 		char *who = psm_cms_recipients_describe(hdr);
 
-		psm_error_set("the message is not encrypted for the key %s; it is for: %s", uri,
-		              who != NULL ? who : "?");
+		psm_error_set("the message is not encrypted for the key %s (it is for: %s): leave out "
+		              "--key and decrypt finds the key", uri, who != NULL ? who : "?");
 		free(who);
 		return PSM_ERR_VERIFY;
 	}

@@ -225,8 +225,9 @@ add_cert_file(const char *path, struct rcpt_set *rs)
 
 	if ((r = psm_chain_load_pem(path, &certs)) < 0) {
 		sk_X509_pop_free(certs, X509_free);
-		psm_error_set("--recipient-cert %s: no certificate could be read from it (PEM "
-		              "expected)", path);
+		if (r != PSM_ERR_IO)   /* else the detail says why it cannot be read */
+			psm_error_set("--recipient-cert %s: no certificate could be read from it "
+			              "(PEM expected)", path);
 		return PSM_ERR_USAGE;
 	}
 	if (psm_certinfo_new(sk_X509_value(certs, 0), &ci) == 0 && ci->emails != NULL &&

@@ -136,11 +136,13 @@ psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char 
 	if ((r = psm_p11_load_key(p11, key_uri, &ss->key)) < 0)
 		return r;
 	if (psm_key_cert(ss->key) == NULL) {
-		psm_error_set("the key %s has no certificate on its token; import it first", key_uri);
+		psm_error_set("the key %s has no certificate on its token; put it there with "
+		              "'p11smime import-cert FILE'", key_uri);
 		return PSM_ERR_NOT_FOUND;
 	}
 	if (!psm_key_get_info(ss->key)->can_sign) {
-		psm_error_set("the key %s may not sign (it is for decryption only)", key_uri);
+		psm_error_set("the key %s may not sign (it is for decryption only); choose a signing "
+		              "key with --key (see 'p11smime keys')", key_uri);
 		return PSM_ERR_KEY_USAGE;
 	}
 	/* the chain: the issuers on the token and from --certfile, then,
