@@ -27,7 +27,8 @@ static const char certs_usage[] =
 "       p11smime certs trust FILE... | WHICH\n"
 "       p11smime certs untrust WHICH\n"
 "\n"
-"The certificate store in $P11SMIME_HOME (default ~/.local/share/p11smime):\n"
+"The certificate store in $P11SMIME_HOME (default $XDG_DATA_HOME/p11smime,\n"
+"else ~/.local/share/p11smime):\n"
 "certificates of people to encrypt to (filled by 'verify' and by import),\n"
 "and the CA certificates you trust as anchors ('trust', the \"always\n"
 "trust\" of a mail program). WHICH is an e-mail address or the start of a\n"
@@ -43,7 +44,11 @@ static const char certs_usage[] =
 "                   'p11smime encrypt')\n"
 "  remove WHICH     forget certificates (and trust in them)\n"
 "  trust            make a CA certificate (from FILE, or remembered) an anchor\n"
-"  untrust WHICH    stop trusting it\n";
+"  untrust WHICH    stop trusting it\n"
+"\n"
+"  --trusted        for list: only the trusted certificates\n"
+"  --json           for list and find: one JSON document for scripts\n"
+"  -o, --output OUT for export: the file to write (default: standard output)\n";
 
 /* Read every certificate of a PEM or DER file. */
 static int

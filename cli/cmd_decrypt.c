@@ -48,7 +48,7 @@ static const char decrypt_usage[] =
 "  --keep-signed    write a signed message inside as it is (still signed), for\n"
 "                   a mail program that shows the signature itself\n"
 "  --json           the result as JSON on standard output (content only with -o)\n"
-"  -o OUT           the output file\n";
+"  -o, --output OUT the output file\n";
 
 struct finder {
 	psm_p11 *p11;

@@ -73,7 +73,7 @@ static const char encrypt_usage[] =
 "  --json           what was done, as one JSON object on standard output\n"
 "                   (then -o OUT is needed); a failure is one JSON object on\n"
 "                   standard error\n"
-"  -o OUT           the output file\n";
+"  -o, --output OUT the output file\n";
 
 #define MAX_RCPT 256
 

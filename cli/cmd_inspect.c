@@ -15,7 +15,7 @@
 static const char inspect_usage[] =
 "Usage: p11smime inspect [--anchors FILE]... [--at TIME] [--allow-weak] [--no-aia]\n"
 "                        [--revocation off|soft|hard] [--crl FILE]...\n"
-"                        [--json] [IN]\n"
+"                        [--no-from-check] [--json] [IN]\n"
 "\n"
 "Show what the message IN (default: standard input) is, without any key:\n"
 "each signed layer (signed by whom, with which algorithms, and whether the\n"

@@ -66,10 +66,11 @@ static const char csr_usage[] =
 "emailProtection. Then put what the CA sends back on the token with\n"
 "'p11smime import-cert'.\n"
 "\n"
-"  --key URI     the key (see 'p11smime keys'); it must be allowed to sign\n"
-"  --email ADDR  the e-mail address to certify\n"
-"  --name NAME   the subject's common name (default: the address)\n"
-"  -o OUT        the output file (default: standard output), written atomically\n";
+"  --key URI        the key (see 'p11smime keys'); it must be allowed to sign\n"
+"  --email ADDR     the e-mail address to certify\n"
+"  --name NAME      the subject's common name (default: the address)\n"
+"  -o, --output OUT the output file (default: standard output), written\n"
+"                   atomically\n";
 
 static const char import_cert_usage[] =
 "Usage: p11smime import-cert FILE [--token URI] [--email ADDR] [--pin-source SRC] [--json]\n"
@@ -80,7 +81,7 @@ static const char import_cert_usage[] =
 "certificates when the token lacks them. A certificate that matches no key\n"
 "on the token is refused (exit 1), and so is one that does not carry ADDR\n"
 "when --email is given; otherwise the addresses it carries are shown.\n"
-"Prints the key's pkcs11: URI.\n"
+"Prints the key's pkcs11: URI (--json: what was done, as one JSON object).\n"
 "\n"
 "  --token URI   the token (default: the only writable token present)\n"
 "  --email ADDR  the address the certificate must carry (the one you asked for)\n";

@@ -33,7 +33,7 @@ static const char sign_usage[] =
 "                   default: the token key whose certificate has the From: address\n"
 "  --opaque         application/pkcs7-mime signed-data instead of multipart/signed\n"
 "  --digest NAME    sha256, sha384 or sha512 (default: by key: SHA-256 for RSA and\n"
-"                   P-256, SHA-384 for P-384)\n"
+"                   P-256, SHA-384 for P-384, SHA-512 for P-521)\n"
 "  --pss            RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys)\n"
 "  --certfile FILE  intermediate CA certificates to send (PEM; repeatable);\n"
 "                   CA certificates on the token are found by themselves, then\n"
@@ -46,7 +46,7 @@ static const char sign_usage[] =
 "  --json           what was done (key, signer, digest, the chain sent) as one\n"
 "                   JSON object on standard output (then -o OUT is needed); a\n"
 "                   failure is one JSON object on standard error\n"
-"  -o OUT           the output file\n";
+"  -o, --output OUT the output file\n";
 
 int
 psm_cli_open_input(const char *path, int *fd)

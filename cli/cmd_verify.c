@@ -46,7 +46,7 @@ static const char verify_usage[] =
 "  --no-aia        do not fetch a missing issuer's certificate from the URL\n"
 "                  the certificate names (AIA caIssuers; fetched ones are kept\n"
 "                  in the store for a week)\n""  --json          the result as JSON on standard output (content only with -o)\n"
-"  -o OUT          the verified content\n";
+"  -o, --output OUT the verified content\n";
 
 /* RFC 3339 (with Z or an offset) or @EPOCH. */
 int

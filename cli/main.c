@@ -19,7 +19,8 @@
 #include <openssl/crypto.h>
 
 static const char usage_text[] =
-"Usage: p11smime [--module PATH] [--pin-source SRC] COMMAND [OPTIONS] [IN]\n"
+"Usage: p11smime [--module PATH]... [--pin-source SRC] [--allow-last-pin-try]\n"
+"                COMMAND [OPTIONS] [IN]\n"
 "\n"
 "S/MIME signing and encryption with private keys on PKCS#11 tokens\n"
 "(smart cards, PIV/CAC, YubiKey, HSMs, SoftHSM).\n"
