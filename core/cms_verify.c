@@ -321,8 +321,9 @@ check_chain(X509 *signer, STACK_OF(X509) *untrusted, STACK_OF(X509) *carried,
 	}
 	switch (err) {
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-		fail(res, "the signer's certificate (or one in its chain) had expired %s",
-		     p->at != 0 ? "at the given time" : "");
+		fail(res, "the signer's certificate (or one in its chain) had expired%s",
+		     p->at != 0 ? " at the given time"
+		                : "; --at TIME judges an old message as of when it was sent");
 		break;
 	case X509_V_ERR_CERT_NOT_YET_VALID:
 		fail(res, "the signer's certificate was not yet valid");
