@@ -347,6 +347,13 @@ psm_cmd_certs(struct psm_cli *cli, int argc, char **argv)
 	if ((dopts.n > 0 || dopts.bind_dn != NULL || dopts.pw_src != NULL || dopts.ca_file != NULL) &&
 	    strcmp(sub, "find") != 0)
 		return psm_cli_usage_error("certs", "the --directory options are for 'certs find'");
+	/* an option that does nothing for this sub-command is refused, not ignored */
+	if (trusted && strcmp(sub, "list") != 0)
+		return psm_cli_usage_error("certs", "--trusted is for 'certs list'");
+	if (json && strcmp(sub, "list") != 0 && strcmp(sub, "find") != 0)
+		return psm_cli_usage_error("certs", "--json is for 'certs list' and 'certs find'");
+	if (outpath != NULL && strcmp(sub, "export") != 0)
+		return psm_cli_usage_error("certs", "-o is for 'certs export'");
 	if ((r = psm_store_open(NULL, &st)) < 0)
 		goto out;
 	if (strcmp(sub, "list") == 0) {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -115,6 +116,17 @@ psm_signer_setup_clear(struct psm_signer_setup *ss)
 	memset(ss, 0, sizeof(*ss));
 }
 
+/* An ASN1_TIME in RFC 3339, for a person. */
+static const char *
+asn1_fmt(const ASN1_TIME *at, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(at, &tm) != 1)
+		return "?";
+	return psm_fmt_time(timegm(&tm), buf, len);
+}
+
 int
 psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char *key_uri,
                     const struct psm_cli_trust *t, struct psm_signer_setup *ss,
@@ -144,6 +156,27 @@ psm_cli_signer_load(struct psm_cli *cli, psm_p11 *p11, psm_msg *msg, const char 
 		psm_error_set("the key %s may not sign (it is for decryption only); choose a signing "
 		              "key with --key (see 'p11smime keys')", key_uri);
 		return PSM_ERR_KEY_USAGE;
+	}
+	if (sp->pss && psm_key_get_info(ss->key)->type != PSM_KEY_RSA) {
+		psm_error_set("--pss needs an RSA key; %s is not one (leave --pss out)", key_uri);
+		return PSM_ERR_USAGE;
+	}
+	/* a certificate out of its validity makes a signature nobody accepts:
+	 * say so (the key may still be wanted, e.g. to test) */
+	{
+		const X509 *cert = psm_key_cert(ss->key);
+		char when[32];
+
+		if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+			fprintf(stderr, "p11smime: warning: the signing certificate expired on %s: "
+			        "recipients will not accept this signature; renew it (p11smime csr) "
+			        "or choose another key with --key (see 'p11smime keys')\n",
+			        asn1_fmt(X509_get0_notAfter(cert), when, sizeof(when)));
+		else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
+			fprintf(stderr, "p11smime: warning: the signing certificate is not valid "
+			        "before %s: recipients will not accept this signature yet (is this "
+			        "computer's clock right?)\n",
+			        asn1_fmt(X509_get0_notBefore(cert), when, sizeof(when)));
 	}
 	/* the chain: the issuers on the token and from --certfile, then,
 	 * when that does not reach a root, the user's store, then AIA */

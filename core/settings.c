@@ -20,9 +20,9 @@ default_path(void)
 
 	if (home != NULL && *home != '\0')
 		snprintf(buf, sizeof(buf), "%s/config", home);
-	else if (xdg != NULL && *xdg != '\0')
+	else if (xdg != NULL && *xdg == '/')   /* a relative one is ignored (XDG) */
 		snprintf(buf, sizeof(buf), "%s/p11smime/config", xdg);
-	else if (user != NULL && *user != '\0')
+	else if (user != NULL && *user == '/')
 		snprintf(buf, sizeof(buf), "%s/.config/p11smime/config", user);
 	else
 		return NULL;

@@ -2,7 +2,7 @@
 # p11smime certs: the user's certificate store (import, list, find, export,
 # remove, trust, untrust), and how encrypt and verify use it.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 19
+plan 22
 fixtures
 P="--module $MODULE"
 
@@ -64,4 +64,12 @@ wait
 after=$(ls "$P11SMIME_HOME/certs/" | grep -c '\.pem$')
 check "eight imports at once: all eight are there" [ "$after" -eq $((before + 8)) ]
 check "...and no temporary files are left" sh -c "! ls -a '$P11SMIME_HOME/certs/' | grep -q '^\.[^.]'"
+# an option that does nothing for a sub-command is refused, not ignored
+run certs list -o "$TMP/list.pem"
+check "certs list -o: exit 2, nothing written (-o is for export)" \
+	sh -c "[ $RC -eq 2 ] && [ ! -e '$TMP/list.pem' ] && grep -q 'certs export' '$TMP/err'"
+run certs remove --trusted bob@example.org
+check "certs remove --trusted: exit 2 (--trusted is for list)" rc_is 2
+run certs import --json "$PKI/bob.cert.pem"
+check "certs import --json: exit 2 (--json is for list and find)" rc_is 2
 done_testing

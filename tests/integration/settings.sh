@@ -3,7 +3,7 @@
 # default key, digest, cipher and anchors; command-line options win; bad
 # lines are reported with their number.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 10
+plan 11
 fixtures
 P="--module $MODULE --pin-source $USER_PIN"
 printf 'From: Alice <alice@example.org>\nTo: bob@example.org\nSubject: s\n\nhello\n' >"$TMP/m.eml"
@@ -40,4 +40,9 @@ printf 'anchors = %s\n' "$PKI/anchors.pem" >"$TMP/xdg/p11smime/config"
 RC=0; env -u P11SMIME_HOME XDG_CONFIG_HOME="$TMP/xdg" "$P11SMIME" verify -o /dev/null "$TMP/s.eml" \
 	>"$TMP/out" 2>"$TMP/err" || RC=$?
 check "without P11SMIME_HOME, the XDG config folder is read" rc_is 0
+# a relative XDG_CONFIG_HOME is ignored, as the XDG spec says and the store does
+(cd "$TMP" && env -u P11SMIME_HOME XDG_CONFIG_HOME=xdg "$P11SMIME" verify -o /dev/null "$TMP/s.eml") \
+	>"$TMP/out" 2>"$TMP/err"
+RC=$?
+check "...but not a relative XDG_CONFIG_HOME (its anchors are not used: exit 1)" rc_is 1
 done_testing

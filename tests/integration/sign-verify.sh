@@ -3,7 +3,7 @@
 # type, detached and opaque, 7bit/8bit/binary bodies, LF and CRLF input,
 # checked by p11smime verify and openssl cms; and the negative twins.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 58
+plan 60
 fixtures
 A="--anchors $PKI/anchors.pem"
 cat "$PKI/anchors.pem" >"$TMP/root.pem"
@@ -129,6 +129,12 @@ signs mallory mallory@example.org "pkcs11:token=p11smime-user;object=mallory" "$
 neg "a signer from an untrusted CA fails" "$TMP/mallory.signed" 1 "trusted anchor"
 mkmsg "$TMP/eve.eml" eve@example.org 7bit lf
 signs eve eve@example.org "pkcs11:token=p11smime-user;object=eve" "$USER_PIN"
+check "signing with an expired certificate: signed, with a warning that recipients will not accept it" \
+	sh -c "[ $RC -eq 0 ] && grep -q 'warning: the signing certificate expired on' '$TMP/err'"
+mkmsg "$TMP/carolpss.eml" carol@example.org 7bit lf
+signs carolpss carol@example.org "" "$USER_PIN" --pss
+check "--pss with an EC key: exit 2, one line, before anything else" \
+	sh -c "[ $RC -eq 2 ] && [ \$(wc -l <'$TMP/err') -eq 1 ] && grep -q 'pss needs an RSA key' '$TMP/err'"
 neg "an expired signer fails" "$TMP/eve.signed" 1 "expired"
 run verify $A --at 2020-06-01T00:00:00Z -o "$TMP/eve.content" "$TMP/eve.signed"
 check "...and verifies with --at inside its validity" rc_is 0
