@@ -85,19 +85,29 @@ find_module() {
 # ---------------------------------------------------------------- PKI ----
 
 # Users: name | key type | issuing CA section | extension section |
-#        CN | e-mail | notBefore | notAfter ("" = yesterday .. +3 years)
+#        CN | e-mail | notBefore | notAfter, in days from now ("" = -1 .. +1095).
+# Every date is relative to the time `pki` runs, so the PKI is the same in
+# any year: the old certificates (eve, the retired PIV keys) have expired
+# years ago, inside their issuer's validity, which began before them.
 readonly USERS=(
 	"alice|rsa:2048|ca_intermediate|ext_user_rsa|Alice|alice@example.org||"
 	"bob|rsa:3072|ca_intermediate|ext_user_rsa|Bob|bob@example.org||"
 	"carol|ec:P-256|ca_intermediate|ext_user_ec|Carol|carol@example.org||"
 	"dave|ec:P-384|ca_intermediate|ext_user_ec|Dave|dave@example.org||"
-	"eve|rsa:2048|ca_intermediate|ext_user_rsa|Eve|eve@example.org|20200101000000Z|20210101000000Z"
+	"eve|rsa:2048|ca_intermediate|ext_user_rsa|Eve|eve@example.org|-2555|-2190"
 	"mallory|rsa:2048|ca_untrusted|ext_user_rsa|Mallory|mallory@example.org||"
 	"pat-sign|rsa:2048|ca_intermediate|ext_piv_sign|Pat PIV|pat@example.org||"
 	"pat-keymgmt|rsa:2048|ca_intermediate|ext_piv_keymgmt_rsa|Pat PIV|pat@example.org||"
-	"pat-retired1|rsa:2048|ca_intermediate|ext_piv_keymgmt_rsa|Pat PIV|pat@example.org|20190101000000Z|20220101000000Z"
-	"pat-retired2|ec:P-256|ca_intermediate|ext_piv_keymgmt_ec|Pat PIV|pat@example.org|20210101000000Z|20240101000000Z"
+	"pat-retired1|rsa:2048|ca_intermediate|ext_piv_keymgmt_rsa|Pat PIV|pat@example.org|-2920|-1825"
+	"pat-retired2|ec:P-256|ca_intermediate|ext_piv_keymgmt_ec|Pat PIV|pat@example.org|-2190|-1095"
 )
+# The CAs' validity, in days from now: both began before the oldest user
+# certificate above.
+readonly ROOT_DAYS=(-3650 7300) INTERMEDIATE_DAYS=(-3640 5475) UNTRUSTED_DAYS=(-1 7300)
+# Times inside the old validity periods (days from now), written to
+# dates.sh for the tests' --at: eve and pat-retired1 were both valid at
+# OLD_AT, pat-retired2 at OLD2_AT.
+readonly OLD_AT_DAYS=-2372 OLD2_AT_DAYS=-1642
 
 write_openssl_cnf() {
 	cat >"$1" <<'EOF'
@@ -233,21 +243,23 @@ genkey() {
 	openssl pkey -in "$name.key.pem" -pubout -out "$name.pub.pem"
 }
 
-# issue NAME CA_SECTION EXT_SECTION SUBJECT START END|-days N [-selfsign]
+# issue NAME CA_SECTION EXT_SECTION SUBJECT FROM-DAYS TO-DAYS [-selfsign ...]:
+# valid from FROM-DAYS to TO-DAYS days after $NOW (both given as dates:
+# `openssl ca -days` would count from the time it runs, not from -startdate)
 issue() {
-	local name=$1 ca=$2 ext=$3 subj=$4 start=$5 end=$6
+	local name=$1 ca=$2 ext=$3 subj=$4 from=$5 to=$6
 	shift 6
-	local when=(-startdate "$start")
-	if [[ $end == -days* ]]; then
-		when+=(-days "${end#-days }")
-	else
-		when+=(-enddate "$end")
-	fi
 	quiet openssl req -new -config openssl.cnf -key "$name.key.pem" \
 		-subj "$subj" -out "ca/$name.csr.pem"
 	quiet openssl ca -batch -notext -config openssl.cnf -name "$ca" \
-		-extensions "$ext" "${when[@]}" "$@" \
+		-extensions "$ext" -startdate "$(days_from_now "$from")" \
+		-enddate "$(days_from_now "$to")" "$@" \
 		-in "ca/$name.csr.pem" -out "$name.cert.pem"
+}
+
+# days_from_now N: $NOW + N days as an `openssl ca` date (UTC)
+days_from_now() {
+	date -u -d "@$((NOW + $1 * 86400))" +%Y%m%d%H%M%SZ
 }
 
 make_pki() {
@@ -265,7 +277,7 @@ make_pki() {
 
 	# Key generation dominates: run it in parallel.
 	local -a pids=() spec
-	local u pid yesterday
+	local u pid
 	genkey root-ca rsa:3072 & pids+=($!)
 	genkey intermediate-ca rsa:3072 & pids+=($!)
 	genkey untrusted-ca rsa:2048 & pids+=($!)
@@ -277,17 +289,14 @@ make_pki() {
 		wait "$pid" || die "key generation failed"
 	done
 
-	# CAs are back-dated to 2018 so that the old (expired) user
-	# certificates lie inside their issuers' validity: verification at a
-	# past time (openssl verify -attime) works for eve and pat-retired*.
-	yesterday=$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)
+	# One "now" for every date of the PKI.
+	NOW=$(date -u +%s)
 	issue root-ca ca_root ext_root "/O=p11smime Test PKI/CN=p11smime Test Root CA" \
-		20180101000000Z "-days 7305" -selfsign -keyfile root-ca.key.pem
+		"${ROOT_DAYS[@]}" -selfsign -keyfile root-ca.key.pem
 	issue intermediate-ca ca_root ext_intermediate \
-		"/O=p11smime Test PKI/CN=p11smime Test Intermediate CA" \
-		20180101000000Z "-days 5479"
+		"/O=p11smime Test PKI/CN=p11smime Test Intermediate CA" "${INTERMEDIATE_DAYS[@]}"
 	issue untrusted-ca ca_untrusted ext_root "/O=Nobody Trusts Me/CN=p11smime Untrusted CA" \
-		"$yesterday" "-days 7305" -selfsign -keyfile untrusted-ca.key.pem
+		"${UNTRUSTED_DAYS[@]}" -selfsign -keyfile untrusted-ca.key.pem
 
 	cat intermediate-ca.cert.pem root-ca.cert.pem >chain.pem
 	cp root-ca.cert.pem anchors.pem
@@ -295,8 +304,8 @@ make_pki() {
 	local start end chainfile
 	for u in "${USERS[@]}"; do
 		IFS='|' read -r -a spec <<<"$u"
-		start=${spec[6]:-$yesterday}
-		end=${spec[7]:-"-days 1095"}
+		start=${spec[6]:--1}
+		end=${spec[7]:-1095}
 		issue "${spec[0]}" "${spec[2]}" "${spec[3]}" \
 			"/CN=${spec[4]}/emailAddress=${spec[5]}" "$start" "$end"
 		if [[ ${spec[2]} == ca_untrusted ]]; then
@@ -308,7 +317,21 @@ make_pki() {
 			-in "${spec[0]}.cert.pem" -certfile "$chainfile" \
 			-passout "pass:$P12_PASS" -out "${spec[0]}.p12"
 	done
-	chmod 0644 ./*.cert.pem ./*.pub.pem chain.pem anchors.pem openssl.cnf
+	# when the PKI was made and when the old certificates were valid, for
+	# the tests (tokens copies it into env.sh)
+	{
+		printf '# p11smime test PKI dates (written by mkfixtures.sh), seconds since the epoch\n'
+		printf 'export P11SMIME_TEST_PKI_MADE=%s\n' "$NOW"
+		printf '# eve and pat-retired1 were valid then\n'
+		printf 'export P11SMIME_TEST_OLD_AT=%s\n' "$((NOW + OLD_AT_DAYS * 86400))"
+		printf '# pat-retired2 was valid then\n'
+		printf 'export P11SMIME_TEST_OLD2_AT=%s\n' "$((NOW + OLD2_AT_DAYS * 86400))"
+		printf "# eve's validity, for tests that make old certificates of their own\n"
+		printf 'export P11SMIME_TEST_OLD_FROM=%s P11SMIME_TEST_OLD_UNTIL=%s\n' \
+			"$(openssl x509 -in eve.cert.pem -noout -startdate | cut -d= -f2 | date -u -f - +%Y%m%d%H%M%SZ)" \
+			"$(openssl x509 -in eve.cert.pem -noout -enddate | cut -d= -f2 | date -u -f - +%Y%m%d%H%M%SZ)"
+	} >dates.sh
+	chmod 0644 ./*.cert.pem ./*.pub.pem chain.pem anchors.pem openssl.cnf dates.sh
 	chmod 0600 ./*.key.pem ./*.p12
 
 	# The attribute helper is built once here; `tokens` reuses it.
@@ -361,7 +384,7 @@ make_tokens() {
 	local pkidir outdir f
 	[[ -d $1 ]] || die "no PKI directory $1 (run: $PROG pki $1)"
 	pkidir=$(cd -- "$1" && pwd)
-	for f in root-ca.cert.pem intermediate-ca.cert.pem alice.key.pem pat-retired2.cert.pem; do
+	for f in root-ca.cert.pem intermediate-ca.cert.pem alice.key.pem pat-retired2.cert.pem dates.sh; do
 		[[ -f $pkidir/$f ]] || die "incomplete PKI in $pkidir: no $f (run: $PROG pki $pkidir)"
 	done
 	outdir=$(absdir "$2")
@@ -474,6 +497,7 @@ EOF
 		printf 'export P11SMIME_TEST_USER_PIN_FILE=%q\n' "$outdir/user.pin"
 		printf 'export P11SMIME_TEST_PIV_PIN_FILE=%q\n' "$outdir/piv.pin"
 		printf 'export P11SMIME_TEST_SO_PIN_FILE=%q\n' "$outdir/so.pin"
+		cat "$pkidir/dates.sh"
 	} >"$outdir/env.sh"
 }
 
@@ -582,8 +606,9 @@ check_tokens() {
 
 	echo "== openssl verify -attime inside the old validity periods (expected: ok)"
 	local t
-	for n in eve:2020-07-01 pat-retired1:2020-07-01 pat-retired2:2022-07-01; do
-		t=$(date -u -d "${n#*:}" +%s)
+	for n in "eve:$P11SMIME_TEST_OLD_AT" "pat-retired1:$P11SMIME_TEST_OLD_AT" \
+		"pat-retired2:$P11SMIME_TEST_OLD2_AT"; do
+		t=${n#*:}
 		n=${n%%:*}
 		if out=$(openssl verify -attime "$t" -CAfile "$pki/anchors.pem" \
 			-untrusted "$pki/intermediate-ca.cert.pem" "$pki/$n.cert.pem" 2>&1); then

@@ -41,7 +41,7 @@ check "a signer from an untrusted CA fails" sh -c "[ $RC -eq 1 ] && grep -q 'tru
 osign eve sha256
 verify --sig "$TMP/eve-sha256.der"
 check "an expired signer fails" sh -c "[ $RC -eq 1 ] && grep -q 'expired' '$TMP/err'"
-verify --sig "$TMP/eve-sha256.der" --at 1590000000 --from eve@example.org
+verify --sig "$TMP/eve-sha256.der" --at "$P11SMIME_TEST_OLD_AT" --from eve@example.org
 check "...but verifies as of a time inside its validity (--at)" rc_is 0
 
 osign alice sha1

@@ -60,7 +60,7 @@ mkcert() {
 	else
 		openssl ca -batch -config "$TMP/ca/ca.cnf" -cert "$PKI/intermediate-ca.cert.pem" \
 			-keyfile "$PKI/intermediate-ca.key.pem" -in "$TMP/$name.csr" -preserveDN -notext \
-			-startdate 20200101000000Z -enddate 20210101000000Z -extfile "$ext" \
+			-startdate "$P11SMIME_TEST_OLD_FROM" -enddate "$P11SMIME_TEST_OLD_UNTIL" -extfile "$ext" \
 			-out "$TMP/$name.cert.pem" 2>"$TMP/ca.err"
 	fi
 	[ -s "$TMP/$name.cert.pem" ] || { echo "Bail out! could not make the certificate $name"; cat "$TMP/ca.err" | diag; exit 1; }

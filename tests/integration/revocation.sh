@@ -145,9 +145,10 @@ REVOKED_AT=$(date -u +%s)
 openssl ca -batch -config "$R/ca.cnf" -name ca_rev -gencrl -out "$R/ca.crl.pem" 2>>"$R/ca.log"
 openssl crl -in "$R/ca.crl.pem" -outform DER -out "$R/www/ca.crl"
 openssl crl -in "$R/ca.crl.pem" -outform DER -out "$R/ca.crl.der"
-# out of date: its next update is long past
-openssl ca -batch -config "$R/ca.cnf" -name ca_rev -gencrl -crl_lastupdate 20200101000000Z \
-	-crl_nextupdate 20200102000000Z -out "$R/stale.crl.pem" 2>>"$R/ca.log"
+# out of date: its next update is a month past
+openssl ca -batch -config "$R/ca.cnf" -name ca_rev -gencrl \
+	-crl_lastupdate "$(date -u -d '31 days ago' +%Y%m%d%H%M%SZ)" \
+	-crl_nextupdate "$(date -u -d '30 days ago' +%Y%m%d%H%M%SZ)" -out "$R/stale.crl.pem" 2>>"$R/ca.log"
 # the issuer's name, another key
 openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$R/imp.key.pem" -out "$R/imp.cert.pem" \
 	-days 30 -subj "/O=p11smime Test PKI/CN=p11smime Test Intermediate CA" \

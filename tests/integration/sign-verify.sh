@@ -136,7 +136,7 @@ signs carolpss carol@example.org "" "$USER_PIN" --pss
 check "--pss with an EC key: exit 2, one line, before anything else" \
 	sh -c "[ $RC -eq 2 ] && [ \$(wc -l <'$TMP/err') -eq 1 ] && grep -q 'pss needs an RSA key' '$TMP/err'"
 neg "an expired signer fails" "$TMP/eve.signed" 1 "expired"
-run verify $A --at 2020-06-01T00:00:00Z -o "$TMP/eve.content" "$TMP/eve.signed"
+run verify $A --at "$(date -u -d "@$P11SMIME_TEST_OLD_AT" +%Y-%m-%dT%H:%M:%SZ)" -o "$TMP/eve.content" "$TMP/eve.signed"
 check "...and verifies with --at inside its validity" rc_is 0
 openssl cms -sign -in "$TMP/alice.eml" -signer "$PKI/alice.cert.pem" -inkey "$PKI/alice.key.pem" \
 	-from alice@example.org -certfile "$PKI/intermediate-ca.cert.pem" -md sha1 \
