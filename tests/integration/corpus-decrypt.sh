@@ -19,6 +19,14 @@ AC=$C/autocrypt-protected-headers
 KDE=$C/kde-mimetreeparser
 R9=$C/rfc9216-examples-cms
 MSG='This is a test message from Alice to Bob.'
+# Signatures are judged as of a time inside their certificates' validity
+# (each folder's SOURCE.md), never the day the test runs: the outcome is
+# the same in any year. Thunderbird's test certificates: 2026-01-26 ..
+# 2031-01-26; LAMPS' (autocrypt-protected-headers): 2019-11-20 ..
+# 2052-09-27; KMail's unittest certificate: 2010-06-29 .. 2013-03-25.
+TB_AT=2026-06-01T00:00:00Z
+AC_AT=2026-06-01T00:00:00Z
+KDE_EXPIRED_AT=2015-01-01T00:00:00Z
 K=$TMP/keys
 mkdir -p "$K"
 
@@ -94,51 +102,52 @@ unwrapped() { opened "$1" "$2" && ! grep -qi 'multipart/signed\|pkcs7-mime\|pkcs
 inner() {
 	local name=$1 anchors=$2 text=$3
 	shift 3
-	run verify --anchors "$anchors" "$@" -o "$TMP/$name.content" "$TMP/$name.dec" && grep -qF -- "$text" "$TMP/$name.content"
+	run verify --anchors "$anchors" --at "$TB_AT" "$@" -o "$TMP/$name.content" "$TMP/$name.dec" &&
+		grep -qF -- "$text" "$TMP/$name.content"
 }
 # vfy NAME FILE [ARGS]: p11smime verify -> $TMP/NAME.content
 vfy() {
 	local name=$1 f=$2
 	shift 2
 	rm -f "$TMP/$name.content"
-	run verify --anchors "$TMP/tbca.pem" "$@" -o "$TMP/$name.content" "$f"
+	run verify --anchors "$TMP/tbca.pem" --at "$TB_AT" "$@" -o "$TMP/$name.content" "$f"
 }
 
 # ---- Thunderbird (NSS cmsutil): all Alice -> Bob mail is RSA, AES-128-CBC ----
 cat "$TB/smime/TestCA.pem" "$TB/_derived/NSS-Test-CA-ECC.cert.pem" >"$TMP/tbca.pem"
-TBA="--anchors $TMP/tbca.pem"
+TBA=(--anchors "$TMP/tbca.pem" --at "$TB_AT")
 for h in SHA256 SHA384 SHA512; do
-	cdec d$h "$TB/smime/alice.dsig.$h.multipart.env.eml" $TBA
+	cdec d$h "$TB/smime/alice.dsig.$h.multipart.env.eml" "${TBA[@]}"
 	check "Thunderbird: alice.dsig.$h.multipart.env: Bob's key on the token opens it, Alice's signature inside is GOOD" \
 		signed_by d$h alice@example.com
 	check "...and what is written is the text Alice signed" unwrapped d$h "$MSG"
-	cdec d$h "$TB/smime/alice.dsig.$h.multipart.env.eml" $TBA --keep-signed
+	cdec d$h "$TB/smime/alice.dsig.$h.multipart.env.eml" "${TBA[@]}" --keep-signed
 	check "...with --keep-signed the decrypted multipart/signed verifies to the text" inner d$h "$TMP/tbca.pem" "$MSG"
 done
-cdec d1 "$TB/smime/alice.dsig.SHA1.multipart.env.eml" $TBA
+cdec d1 "$TB/smime/alice.dsig.SHA1.multipart.env.eml" "${TBA[@]}"
 check "Thunderbird: alice.dsig.SHA1.multipart.env: SHA-1 inside is BAD by default (exit 1, nothing written)" refused d1 1 SHA-1
-cdec d1 "$TB/smime/alice.dsig.SHA1.multipart.env.eml" $TBA --allow-weak
+cdec d1 "$TB/smime/alice.dsig.SHA1.multipart.env.eml" "${TBA[@]}" --allow-weak
 check "...and GOOD with --allow-weak" signed_by d1 alice@example.com
 for h in SHA256 SHA512; do
-	cdec s$h "$TB/smime/alice.sig.$h.opaque.env.eml" $TBA
+	cdec s$h "$TB/smime/alice.sig.$h.opaque.env.eml" "${TBA[@]}"
 	check "Thunderbird: alice.sig.$h.opaque.env: opens, Alice's opaque signature inside is GOOD" signed_by s$h alice@example.com
 	check "...and what is written is the text Alice signed" unwrapped s$h "$MSG"
 done
-cdec sSHA512 "$TB/smime/alice.sig.SHA512.opaque.env.eml" $TBA --keep-signed
+cdec sSHA512 "$TB/smime/alice.sig.SHA512.opaque.env.eml" "${TBA[@]}" --keep-signed
 check "...with --keep-signed the decrypted signed-data verifies to the text" inner sSHA512 "$TMP/tbca.pem" "$MSG"
-cdec html "$TB/smime/alice.html.sig.SHA256.opaque.env.eml" $TBA
+cdec html "$TB/smime/alice.html.sig.SHA256.opaque.env.eml" "${TBA[@]}"
 check "Thunderbird: alice.html.sig.SHA256.opaque.env: opens, Alice's signature inside is GOOD" signed_by html alice@example.com
 check "...and what is written is the HTML Alice signed" unwrapped html '<html><body>This is a test message from Alice to'
-cdec html "$TB/smime/alice.html.sig.SHA256.opaque.env.eml" $TBA --keep-signed
+cdec html "$TB/smime/alice.html.sig.SHA256.opaque.env.eml" "${TBA[@]}" --keep-signed
 inner html "$TMP/tbca.pem" '<html><body>This is a test message from Alice to' >/dev/null
 check "...whose content is the HTML text" grep -qF '<html><body>This is a test message from Alice to' "$TMP/html.content"
-cdec html1 "$TB/smime/alice.html.sig.SHA1.opaque.env.eml" $TBA
+cdec html1 "$TB/smime/alice.html.sig.SHA1.opaque.env.eml" "${TBA[@]}"
 check "Thunderbird: alice.html.sig.SHA1.opaque.env: BAD by default (SHA-1)" refused html1 1 SHA-1
-cdec html1 "$TB/smime/alice.html.sig.SHA1.opaque.env.eml" $TBA --allow-weak
+cdec html1 "$TB/smime/alice.html.sig.SHA1.opaque.env.eml" "${TBA[@]}" --allow-weak
 check "...GOOD with --allow-weak" signed_by html1 alice@example.com
 
 # signed after encrypting: verify peels the signature, decrypt the rest
-cdec sig384 "$TB/smime/alice.env.sig.SHA384.opaque.eml" $TBA
+cdec sig384 "$TB/smime/alice.env.sig.SHA384.opaque.eml" "${TBA[@]}"
 check "Thunderbird: alice.env.sig.SHA384.opaque (signature outside): decrypt says use verify (exit 2)" \
 	refused sig384 2 "use verify"
 vfy env384 "$TB/smime/alice.env.sig.SHA384.opaque.eml"
@@ -156,7 +165,7 @@ for h in SHA256 SHA512; do
 		opened al$h "$MSG"
 done
 for h in SHA256 SHA384 SHA512; do
-	cdec envd$h "$TB/smime/alice.env.dsig.$h.multipart.eml" $TBA
+	cdec envd$h "$TB/smime/alice.env.dsig.$h.multipart.eml" "${TBA[@]}"
 	drc=$RC
 	vfy envd$h "$TB/smime/alice.env.dsig.$h.multipart.eml"
 	check "Thunderbird: alice.env.dsig.$h.multipart: decrypt says use verify (exit 2), and the outer signature (NSS signed the LF form) is BAD" \
@@ -184,7 +193,7 @@ EOF
 }
 vfy man1 "$TB/smime-manual/alice.dsig.SHA256.multipart.env.dsig.eml"
 mpart man1 "$TB/smime-manual/alice.dsig.SHA256.multipart.env.dsig.eml"
-cdec man1 "$TMP/man1.eml" $TBA
+cdec man1 "$TMP/man1.eml" "${TBA[@]}"
 check "Thunderbird manual: alice.dsig.SHA256.multipart.env.dsig: outer BAD; the enveloped part opens and Alice is GOOD inside" \
 	sh -c "[ ! -e '$TMP/man1.content' ] && [ $RC -eq 0 ] && grep -q 'signature OK' '$TMP/err'"
 vfy man2 "$TB/smime-manual/outer-smime-bad-sig-inner-smime-enc.eml"
@@ -218,24 +227,24 @@ check "Thunderbird: Alice's, Dave's and Eve's keys cannot open Alice's mail to B
 	eval "refused oth 1 'no key on the tokens' && err_one_line && grep -q 'CN=NSS Test CA (RSA) serial' '$TMP/err'"
 
 # ---- LAMPS header-protection samples: 3DES to Bob Babbage and Alice ----
-ACA="--anchors $AC/sample-ca.pem"
+ACA=(--anchors "$AC/sample-ca.pem" --at "$AC_AT")
 # same_body A B: the bodies (after the first empty line) are the same, line ends aside
 same_body() { cmp -s <(sed '1,/^\r\?$/d' "$1" | tr -d '\r') <(sed '1,/^\r\?$/d' "$2" | tr -d '\r'); }
 # same_text A B: verify said yes (exit 0) and A is B, line ends aside
 same_text() { [ "$RC" -eq 0 ] && cmp -s <(tr -d '\r' <"$1") <(tr -d '\r' <"$2"); }
 for m in smime-sign+enc smime-sign+enc+legacy-disp; do
-	cdec "$m" "$AC/$m.eml" $ACA
+	cdec "$m" "$AC/$m.eml" "${ACA[@]}"
 	check "LAMPS: $m opens with Bob Babbage's key (3DES: a legacy warning), Alice's signature inside is GOOD" \
 		sh -c "[ $RC -eq 0 ] && grep -q 'signature OK' '$TMP/err' && grep -q 'alice@smime.example' '$TMP/err' && grep -qi legacy '$TMP/err'"
 	check "...what is written has the body of $m.inner.inner (what Alice signed)" \
 		same_body "$TMP/$m.dec" "$AC/$m.inner.inner"
-	cdec "$m" "$AC/$m.eml" $ACA --keep-signed
+	cdec "$m" "$AC/$m.eml" "${ACA[@]}" --keep-signed
 	check "...with --keep-signed the decrypted body is $m.inner" same_body "$TMP/$m.dec" "$AC/$m.inner"
-	run verify $ACA -o "$TMP/$m.content" "$TMP/$m.dec"
+	run verify "${ACA[@]}" -o "$TMP/$m.content" "$TMP/$m.dec"
 	check "...and what Alice signed is $m.inner.inner" same_text "$TMP/$m.content" "$AC/$m.inner.inner"
 done
 m=smime-enc+legacy-disp
-cdec "$m" "$AC/$m.eml" $ACA
+cdec "$m" "$AC/$m.eml" "${ACA[@]}"
 check "LAMPS: $m (no signature) opens; the body is $m.inner" \
 	eval "[ $RC -eq 0 ] && ! grep -q 'signature OK\|signature NOT' '$TMP/err' && same_body '$TMP/$m.dec' '$AC/$m.inner'"
 one_subject() { # the output has one Subject: (RFC 5322 3.6), the protected one
@@ -250,32 +259,32 @@ check "...with one Subject:, the protected one from inside" \
 for f in "$KDE"/testdata/smime-*.mbox; do
 	sed '1{/^From /d}' "$f" >"$TMP/$(basename "$f" .mbox).eml"
 done
-KKEY="--key pkcs11:token=corpus;id=%15;type=private"
-KA="--anchors $KDE/_derived/unittest-cert.selfsigned.cert.pem"
+KKEY=(--key "pkcs11:token=corpus;id=%15;type=private")
+KA=(--anchors "$KDE/_derived/unittest-cert.selfsigned.cert.pem")
 FOX='The quick brown fox jumped over the lazy dog.'
 cdec kenc "$TMP/smime-encrypted.eml"
 check "KMail: smime-encrypted: decrypt finds the key by itself" \
 	opened kenc "$FOX"
-cdec kenc "$TMP/smime-encrypted.eml" $KKEY
+cdec kenc "$TMP/smime-encrypted.eml" "${KKEY[@]}"
 check "KMail: smime-encrypted (3DES) opens with --key" opened kenc "$FOX"
-cdec koct "$TMP/smime-encrypted-octet-stream.eml" $KKEY
+cdec koct "$TMP/smime-encrypted-octet-stream.eml" "${KKEY[@]}"
 check "KMail: application/octet-stream named smime.p7m is S/MIME too (as KMail and Outlook read it)" \
 	opened koct "$FOX"
 for m in smime-opaque-enc+sign smime-signed-encrypted smime-opaque-signed-encrypted-attachment; do
-	cdec "$m" "$TMP/$m.eml" $KKEY $KA --allow-weak
+	cdec "$m" "$TMP/$m.eml" "${KKEY[@]}" "${KA[@]}" --allow-weak --at "$KDE_EXPIRED_AT"
 	check "KMail: $m opens, but its signer's certificate (left out of the message, found among the anchors) has expired: exit 1, nothing written" \
 		refused "$m" 1 "expired"
 done
 # the signer's certificate known beforehand (in the store and trusted), as of the signing day
 run certs trust "$KDE/_derived/unittest-cert.selfsigned.cert.pem"
-cdec kos "$TMP/smime-opaque-enc+sign.eml" $KKEY --allow-weak --at 2013-01-11T00:00:00Z
+cdec kos "$TMP/smime-opaque-enc+sign.eml" "${KKEY[@]}" --allow-weak --at 2013-01-11T00:00:00Z
 check "KMail: smime-opaque-enc+sign, signer known from the store, as of 2013-01-11: GOOD" \
 	signed_by kos test@example.com
-cdec kse "$TMP/smime-signed-encrypted.eml" $KKEY --allow-weak --at 2010-09-09T00:00:00Z
+cdec kse "$TMP/smime-signed-encrypted.eml" "${KKEY[@]}" --allow-weak --at 2010-09-09T00:00:00Z
 check "KMail: smime-signed-encrypted, signer known from the store, as of 2010-09-09: GOOD" \
 	signed_by kse test@example.com
 for m in smime-encrypted-ambiguous-mime smime-encrypted-not-so-ambiguous-mime; do
-	cdec "$m" "$TMP/$m.eml" $KKEY
+	cdec "$m" "$TMP/$m.eml" "${KKEY[@]}"
 	check "KMail: $m: an encrypted part inside multipart/mixed is not opened (exit 2; a mail viewer may show it)" \
 		refused "$m" 2 "not encrypted"
 done
