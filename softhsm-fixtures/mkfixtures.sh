@@ -5,6 +5,9 @@
 #   mkfixtures.sh tokens PKIDIR OUTDIR  fresh SoftHSM2 tokens from that PKI
 #   mkfixtures.sh all DIR               both: PKI in DIR/pki, tokens in DIR
 #   mkfixtures.sh check OUTDIR          self-test of a tokens OUTDIR
+#   mkfixtures.sh cached-pki LINK       a current PKI behind the symlink
+#                                       LINK, made anew when stale; prints
+#                                       its folder
 #
 # See README.md in this folder for every object, label, CKA_ID and PIN.
 # No network. Never touches ~/.config/softhsm2 or /etc/softhsm2.conf:
@@ -34,6 +37,7 @@ usage: $PROG pki DIR
        $PROG tokens PKIDIR OUTDIR
        $PROG all DIR
        $PROG check OUTDIR
+       $PROG cached-pki LINK
 EOF
 	exit 2
 }
@@ -46,6 +50,7 @@ need() {
 		pkcs11-tool) pkg=opensc ;;
 		softhsm2-util) pkg=softhsm2 ;;
 		cc) pkg="gcc libp11-kit-dev" ;;
+		flock) pkg=util-linux ;;
 		*) pkg=$c ;;
 		esac
 		die "missing program '$c' (apt-get install $pkg)"
@@ -621,6 +626,53 @@ check_tokens() {
 	return "$rc"
 }
 
+# --------------------------------------------------------- cached-pki ----
+
+# The test suite's PKI, made once and kept (it takes seconds): LINK is a
+# symlink to LINK.<time>.<pid>, a complete PKI whose .stamp holds the
+# checksum of this script and p11attr.c and the time it was made. A new
+# one is made, and LINK switched to it, when either file changed, when the
+# PKI is a day old or more, or when it was made at a time still to come
+# (a clock set back, a run under faketime). A test keeps the folder this
+# prints for its whole run, so one made while it runs does not change
+# under it; folders LINK no longer points at are removed an hour after
+# they were made. Output of `pki` goes to LINK.log; one process at a time
+# (flock on LINK.lock).
+readonly PKI_MAX_AGE=86400 PKI_KEEP_OLD=3600
+
+cached_pki() {
+	local link=$1 want now real sum made old
+	need flock sha256sum
+	want=$(cat "$HERE/mkfixtures.sh" "$HERE/p11attr.c" | sha256sum | cut -d' ' -f1)
+	mkdir -p -- "$(dirname -- "$link")"
+	exec 9>"$link.lock"
+	flock 9
+	now=$(date -u +%s)
+	if [[ -L $link ]] && real=$(readlink -f -- "$link") && [[ -f $real/.stamp ]] &&
+		read -r sum made <"$real/.stamp" && [[ $sum == "$want" && $made =~ ^[0-9]+$ ]] &&
+		((made <= now && now - made < PKI_MAX_AGE)); then
+		printf '%s\n' "$real"
+		return 0
+	fi
+	real=$(absdir "$(dirname -- "$link")")/$(basename -- "$link").$now.$$
+	rm -rf -- "$real"
+	(make_pki "$real") >"$link.log" 2>&1 || { rm -rf -- "$real"; die "making the PKI failed (see $link.log)"; }
+	printf '%s %s\n' "$want" "$now" >"$real/.stamp"
+	# an older layout kept the PKI in LINK itself
+	[[ -L $link || ! -e $link ]] || rm -rf -- "$link"
+	ln -sfn -- "$(basename -- "$real")" "$link.new.$$"
+	mv -fT -- "$link.new.$$" "$link"
+	for old in "$link".[0-9]*.[0-9]*; do
+		[[ -d $old && $old != "$real" ]] || continue
+		made=
+		if [[ -f $old/.stamp ]]; then read -r sum made <"$old/.stamp" || made=; fi
+		if [[ ! $made =~ ^[0-9]+$ ]] || ((made > now || now - made >= PKI_KEEP_OLD)); then
+			rm -rf -- "$old"
+		fi
+	done
+	printf '%s\n' "$real"
+}
+
 # --------------------------------------------------------------- main ----
 
 [[ $# -ge 1 ]] || usage
@@ -642,6 +694,10 @@ all)
 check)
 	[[ $# -eq 2 ]] || usage
 	check_tokens "$2"
+	;;
+cached-pki)
+	[[ $# -eq 2 ]] || usage
+	cached_pki "$2"
 	;;
 *) usage ;;
 esac

@@ -74,26 +74,19 @@ json_ok() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$TMP/out
 # json_q EXPR: evaluate a Python expression over the parsed output `d`
 json_q() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ('"$1"') else 1)' "$TMP/out"; }
 
-# The test PKI is made once per build tree (it takes a few seconds);
-# tokens are made fresh for each test.
+# The test PKI is made once per build tree (it takes a few seconds) and
+# made anew when mkfixtures.sh changed or it is a day old (mkfixtures.sh
+# cached-pki); tokens are made fresh for each test.
 pki_dir() {
-	local dir=$top_builddir/tests/pki
-	(
-		flock 9
-		if [ ! -f "$dir/.done" ]; then
-			rm -rf "$dir"
-			"$MKFIX" pki "$dir" >"$top_builddir/tests/pki.log" 2>&1 && touch "$dir/.done"
-		fi
-	) 9>"$top_builddir/tests/.pki.lock"
-	[ -f "$dir/.done" ] || { echo "Bail out! could not make the test PKI (see tests/pki.log)"; exit 1; }
-	echo "$dir"
+	"$MKFIX" cached-pki "$top_builddir/tests/pki" 2>"$TMP/pki.err"
 }
 
 # fixtures: fresh tokens in $TMP/fx; exports SOFTHSM2_CONF, MODULE, PKI, ...
 fixtures() {
 	local pki
 	mkdir -p "$top_builddir/tests"
-	pki=$(pki_dir) || exit 1
+	pki=$(pki_dir) ||
+		{ echo "Bail out! could not make the test PKI (see tests/pki.log)"; diag <"$TMP/pki.err"; exit 1; }
 	"$MKFIX" tokens "$pki" "$TMP/fx" >"$TMP/fx.log" 2>&1 ||
 		{ echo "Bail out! mkfixtures.sh tokens failed"; cat "$TMP/fx.log" | diag; exit 1; }
 	# shellcheck disable=SC1091
