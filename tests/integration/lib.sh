@@ -2,7 +2,10 @@
 #
 # Every test runs the real p11smime binary on fresh SoftHSM tokens made by
 # softhsm-fixtures/mkfixtures.sh in its own temporary folder, with its own
-# HOME, P11SMIME_HOME and SOFTHSM2_CONF. Output is TAP.
+# HOME, P11SMIME_HOME, TMPDIR, SOFTHSM2_CONF and so on (tests/testenv.sh):
+# nothing outside $TMP is written but the build tree's cached PKI, and
+# nothing of the caller's environment is inherited that could change an
+# outcome. Output is TAP.
 set -u
 
 : "${top_srcdir:?run through make check (top_srcdir unset)}"
@@ -12,11 +15,13 @@ P11SMIME=${P11SMIME_BIN:-$top_builddir/p11smime}
 KEYTEST=$top_builddir/tests/tools/psm-keytest
 MKFIX=$top_srcdir/softhsm-fixtures/mkfixtures.sh
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/p11smime-test.XXXXXX")
+# shellcheck source=../testenv.sh
+. "$top_srcdir/tests/testenv.sh"
+psm_env_common
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/p11smime-test.XXXXXX") && [ -d "$TMP" ] ||
+	{ echo "Bail out! cannot make a temporary folder in ${TMPDIR:-/tmp}"; exit 1; }
 trap 'rm -rf "$TMP"' EXIT
-export HOME="$TMP/home" P11SMIME_HOME="$TMP/p11smime-home" XDG_CONFIG_HOME="$TMP/home/.config"
-mkdir -p "$HOME" "$P11SMIME_HOME"
-unset SOFTHSM2_CONF P11_KIT_SERVER_ADDRESS
+psm_env_home "$TMP" || { echo "Bail out! cannot make the test's folders in $TMP"; exit 1; }
 
 _tap_n=0
 _tap_fail=0

@@ -11,17 +11,25 @@
 # check runs, so the helpers are only ever called indirectly.
 # shellcheck disable=SC2016,SC2317
 set -u
-export LC_ALL=C
-
 : "${top_srcdir:?run through make check (top_srcdir unset)}"
 : "${top_builddir:?run through make check (top_builddir unset)}"
 
 P11SMIME=$top_builddir/p11smime
 MKFIX=$top_srcdir/softhsm-fixtures/mkfixtures.sh
-ROOT=$(mktemp -d "${TMPDIR:-/tmp}/p11smime-pin-policy.XXXXXX")
+# the caller's locale, OpenSSL configuration, proxies, ... never reach a
+# test (tests/testenv.sh, as lib.sh does)
+# shellcheck source=../testenv.sh
+. "$top_srcdir/tests/testenv.sh"
+psm_env_common
+ROOT=$(mktemp -d "${TMPDIR:-/tmp}/p11smime-pin-policy.XXXXXX") && [ -d "$ROOT" ] ||
+	{ echo "Bail out! cannot make a temporary folder in ${TMPDIR:-/tmp}"; exit 1; }
 trap 'rm -rf "$ROOT"' EXIT
-unset SOFTHSM2_CONF P11_KIT_SERVER_ADDRESS P11SMIME_SHIM_FLAGS P11SMIME_SHIM_LOG \
-      P11SMIME_SHIM_MODULE P11SMIME_SHIM_PINPAD_PIN P11SMIME_SHIM_TOKEN
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+unset P11SMIME_SHIM_FLAGS P11SMIME_SHIM_LOG P11SMIME_SHIM_MODULE P11SMIME_SHIM_PINPAD_PIN \
+      P11SMIME_SHIM_TOKEN
+psm_env_home "$ROOT" || { echo "Bail out! cannot make the test's folders in $ROOT"; exit 1; }
 
 # ---- TAP --------------------------------------------------------------
 N=0
@@ -72,14 +80,13 @@ PKI=$("$MKFIX" cached-pki "$top_builddir/tests/pki" 2>"$ROOT/pki.err") ||
 "$MKFIX" tokens "$PKI" "$ROOT/fx" >"$ROOT/fx.log" 2>&1 ||
 	{ tail -20 "$ROOT/fx.log" | diag; bail "mkfixtures.sh tokens failed"; }
 
-# new_case NAME: a fresh folder $C with its own HOME, P11SMIME_HOME, copy
-# of the SoftHSM tokens ($C/fx, SOFTHSM2_CONF) and shim log ($C/shim.log)
+# new_case NAME: a fresh folder $C with its own HOME, P11SMIME_HOME,
+# TMPDIR, ... (psm_env_home), copy of the SoftHSM tokens ($C/fx,
+# SOFTHSM2_CONF) and shim log ($C/shim.log)
 C=$ROOT
 new_case() {
 	C=$(mktemp -d "$ROOT/case-$1.XXXXXX")
-	export HOME="$C/home" P11SMIME_HOME="$C/p11smime-home" XDG_CONFIG_HOME="$C/home/.config" \
-	       XDG_DATA_HOME="$C/home/.local/share"
-	mkdir -p "$HOME" "$P11SMIME_HOME"
+	psm_env_home "$C" || bail "cannot make the case's folders in $C"
 	cp -a "$ROOT/fx" "$C/fx"
 	sed -i "s#$ROOT/fx#$C/fx#g" "$C/fx/env.sh" "$C/fx/softhsm2.conf"
 	# shellcheck disable=SC1091
