@@ -95,8 +95,8 @@ for u in uma pia pem wes ivy sam dora nat lou; do
 		-from "$u@example.org" -out "$R/$u.signed" 2>>"$R/ca.log" ||
 		{ echo "Bail out! cannot sign as $u"; exit 1; }
 done
-A="--anchors $R/root.cert.pem"
-ver() { rm -f "$TMP/content"; run verify $A --revocation off -o "$TMP/content" "$@"; }
+A=(--anchors "$R/root.cert.pem")
+ver() { rm -f "$TMP/content"; run verify "${A[@]}" --revocation off -o "$TMP/content" "$@"; }
 
 # ---- verify: the issuer fetched, then from the cache ----
 ver "$R/uma.signed"
@@ -125,7 +125,7 @@ check "two levels: the sub CA from the user's URL, the intermediate from the sub
 	rc_err 0 "signature OK"
 check "...each fetched once (the intermediate came from the cache)" \
 	sh -c "[ \$(grep -c 'GET /sub.der\$' '$R/http.log') -eq 1 ] && [ \$(grep -c 'GET /int.der\$' '$R/http.log') -eq 1 ]"
-run verify $A --revocation off --json "$R/sam.signed"
+run verify "${A[@]}" --revocation off --json "$R/sam.signed"
 check "...--json: valid, anchored at the root" json_q 'd["valid"] and d["anchor"].startswith("CN=AIA Root,")'
 
 # ---- a URL that does not give the issuer ----
@@ -145,17 +145,17 @@ check "an ldap:// caIssuers URL is not fetched, and the failure says so" \
 	rc_err 1 "could not be fetched from ldap://127.0.0.1/.*: only http:// URLs are fetched"
 
 # ---- inspect, decrypt, encrypt ----
-run inspect $A "$R/sam.signed"
+run inspect "${A[@]}" "$R/sam.signed"
 check "inspect: the signature is valid (chain completed from AIA)" \
 	sh -c "[ $RC -eq 0 ] && grep -q 'signature:   valid' '$TMP/out'"
-run inspect $A --no-aia "$R/sam.signed"
+run inspect "${A[@]}" --no-aia "$R/sam.signed"
 check "inspect --no-aia: not valid, does not chain" \
 	sh -c "[ $RC -eq 0 ] && grep -q 'signature:   NOT valid: .*does not chain' '$TMP/out'"
 openssl cms -encrypt -aes-256-cbc -in "$R/uma.signed" -out "$R/uma.p7m" "$PKI/bob.cert.pem" 2>/dev/null
-run --module "$MODULE" --pin-source "$USER_PIN" decrypt $A --revocation off \
+run --module "$MODULE" --pin-source "$USER_PIN" decrypt "${A[@]}" --revocation off \
 	--key "pkcs11:token=p11smime-user;object=bob" -o "$TMP/dec" "$R/uma.p7m"
 check "decrypt: the inner signature's chain is completed too" rc_err 0 "signature OK" "trusted via: CN=AIA Root"
-run --module "$MODULE" --pin-source "$USER_PIN" decrypt $A --revocation off --no-aia \
+run --module "$MODULE" --pin-source "$USER_PIN" decrypt "${A[@]}" --revocation off --no-aia \
 	--key "pkcs11:token=p11smime-user;object=bob" -o "$TMP/dec2" "$R/uma.p7m"
 check "decrypt --no-aia: the inner signature does not chain (exit 1)" \
 	rc_err 1 "does not chain"
@@ -163,18 +163,18 @@ printf 'From: alice@example.org\nTo: uma@example.org\nSubject: secret\n\nswordfi
 rm -rf "$CACHE"
 before=$(gets /int.der)
 rm -f "$TMP/enc"
-run --module "$MODULE" --pin-source "$USER_PIN" encrypt $A --anchors "$PKI/anchors.pem" \
+run --module "$MODULE" --pin-source "$USER_PIN" encrypt "${A[@]}" --anchors "$PKI/anchors.pem" \
 	--revocation off --recipient-cert "$R/uma.cert.pem" -o "$TMP/enc" "$R/msg.eml"
 check "encrypt --recipient-cert without its chain: the issuer is fetched, encrypted (exit 0)" \
 	sh -c "[ $RC -eq 0 ] && [ -s '$TMP/enc' ] && [ \$(grep -c 'GET /int.der\$' '$R/http.log') -eq $((before + 1)) ]"
 run_cmd openssl cms -decrypt -in "$TMP/enc" -recip "$R/uma.cert.pem" -inkey "$R/uma.key.pem"
 check "...and uma can read it" out_has "swordfish"
 rm -f "$TMP/enc"
-run --module "$MODULE" --pin-source "$USER_PIN" encrypt $A --anchors "$PKI/anchors.pem" \
+run --module "$MODULE" --pin-source "$USER_PIN" encrypt "${A[@]}" --anchors "$PKI/anchors.pem" \
 	--revocation off --no-aia --recipient-cert "$R/uma.cert.pem" -o "$TMP/enc" "$R/msg.eml"
 check "encrypt --no-aia: refused (exit 1), naming the recipient, nothing written" \
 	sh -c "[ $RC -eq 1 ] && grep -q 'cannot encrypt to uma@example.org.*does not chain' '$TMP/err' && [ ! -e '$TMP/enc' ]"
-run --module "$MODULE" --pin-source "$USER_PIN" encrypt $A --anchors "$PKI/anchors.pem" \
+run --module "$MODULE" --pin-source "$USER_PIN" encrypt "${A[@]}" --anchors "$PKI/anchors.pem" \
 	--revocation off --recipient-cert "$R/wes.cert.pem" -o "$TMP/enc" "$R/msg.eml"
 check "encrypt to a recipient whose URL serves another certificate: refused, naming the URL" \
 	rc_err 1 "cannot encrypt to wes@example.org.*could not be fetched from $U/wrong.der"
@@ -188,7 +188,7 @@ ver "$R/dora.signed"
 check "server down, nothing cached: exit 1, naming the URL and why" \
 	rc_err 1 "does not chain.*the issuer could not be fetched from $U/gone.der: cannot connect: Connection refused"
 check "...at once (no waiting for the timeout)" sh -c "
-	s=\$(date +%s); '$P11SMIME' verify $A --revocation off '$R/dora.signed' >/dev/null 2>&1
+	s=\$(date +%s); '$P11SMIME' verify --anchors '$R/root.cert.pem' --revocation off '$R/dora.signed' >/dev/null 2>&1
 	[ \$((\$(date +%s) - s)) -lt 4 ]"
 touch -d '8 days ago' "$(cache_file "$U/int.der")"
 ver "$R/uma.signed"
@@ -198,6 +198,6 @@ openssl x509 -in "$R/wes.cert.pem" -outform DER -out "$(cache_file "$U/int.der")
 ver "$R/uma.signed"
 check "a fresh cache entry that is not the issuer is not believed" \
 	rc_err 1 "could not be fetched from $U/int.der"
-run verify $A --revocation off --no-aia --bogus "$R/uma.signed"
+run verify "${A[@]}" --revocation off --no-aia --bogus "$R/uma.signed"
 check "an unknown option next to --no-aia is still a usage error (exit 2)" rc_is 2
 done_testing

@@ -12,10 +12,12 @@ check "three signatures with file: PIN source" sh -c "[ $RC -eq 0 ] && grep -q '
 RC=0; "$KEYTEST" --module "$MODULE" --pin-source fd:5 --count 3 "$KEY" 5<"$P11SMIME_TEST_PIV_PIN_FILE" >"$TMP/out" 2>"$TMP/err" || RC=$?
 check "three signatures with an fd: PIN source read once" rc_is 0
 
-run_cmd "$KEYTEST" --module "$MODULE" --count 2 "$KEY;?pin-source=$PIV_PIN"
+# in a URI, the values are percent-encoded ($TMP may have a space in it)
+run_cmd "$KEYTEST" --module "$MODULE" --count 2 "$KEY;?pin-source=$(uri_value "$PIV_PIN")"
 check "the key URI's pin-source= is used" rc_is 0
 
-run_cmd "$KEYTEST" --module "$MODULE" --count 1 "pkcs11:token=p11smime-piv;id=%02;type=private?module-path=$MODULE&pin-source=$PIV_PIN"
+run_cmd "$KEYTEST" --module "$MODULE" --count 1 \
+	"pkcs11:token=p11smime-piv;id=%02;type=private?module-path=$(uri_value "$MODULE")&pin-source=$(uri_value "$PIV_PIN")"
 check "module-path= and pin-source= in the URI alone are enough" rc_is 0
 
 run_cmd "$KEYTEST" --module "$MODULE" --count 1 "$KEY"

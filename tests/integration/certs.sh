@@ -4,7 +4,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 plan 22
 fixtures
-P="--module $MODULE"
+P=(--module "$MODULE")
 
 run certs import "$PKI/bob.cert.pem" "$PKI/carol.cert.pem"
 check "import remembers certificates" sh -c "[ $RC -eq 0 ] && [ \$(ls '$P11SMIME_HOME/certs/' | grep -c '\.pem$') -eq 2 ]"
@@ -15,7 +15,7 @@ check "list shows a short fingerprint, subject and validity" sh -c "grep -q 'CN=
 openssl x509 -in "$PKI/dave.cert.pem" -outform DER -out "$TMP/dave.der"
 run certs import "$TMP/dave.der"
 check "import reads DER too" rc_is 0
-run $P certs find carol@example.org --json
+run "${P[@]}" certs find carol@example.org --json
 check "find looks on the tokens and in the store" json_q 'len(d)>=2 and all("carol@example.org" in c["emails"] for c in d)'
 run certs export bob@example.org -o "$TMP/bob.pem"
 check "export writes PEM" bash -c "[ $RC -eq 0 ] && cmp -s <(openssl x509 -in '$TMP/bob.pem' -outform DER) <(openssl x509 -in '$PKI/bob.cert.pem' -outform DER)"
@@ -33,7 +33,7 @@ check "an unknown sub-command: exit 2" rc_is 2
 
 # trust: the user's own anchors
 printf 'From: Alice <alice@example.org>\nTo: bob@example.org\nSubject: t\n\nhello\n' >"$TMP/m.eml"
-"$P11SMIME" $P --pin-source "$USER_PIN" sign -o "$TMP/m.signed" "$TMP/m.eml" 2>/dev/null
+"$P11SMIME" "${P[@]}" --pin-source "$USER_PIN" sign -o "$TMP/m.signed" "$TMP/m.eml" 2>/dev/null
 run verify -o /dev/null "$TMP/m.signed"
 check "without trust in the test root, verify fails" rc_is 1
 run certs trust "$PKI/root-ca.cert.pem"

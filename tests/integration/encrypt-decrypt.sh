@@ -6,7 +6,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 plan 64
 fixtures
-A="--anchors $PKI/anchors.pem"
+A=(--anchors "$PKI/anchors.pem")
 
 mkmsg() { # file kind eol [to]
 	local f=$1 kind=$2 eol=$3 to=${4:-bob@example.org}
@@ -35,7 +35,7 @@ dec() { # name pin args... -> $TMP/name.dec
 	shift 2
 	rm -f "$TMP/$name.dec"
 	RC=0
-	"$P11SMIME" --module "$MODULE" --pin-source "$pin" decrypt $A "$@" -o "$TMP/$name.dec" \
+	"$P11SMIME" --module "$MODULE" --pin-source "$pin" decrypt "${A[@]}" "$@" -o "$TMP/$name.dec" \
 		"$TMP/$name.p7m" >"$TMP/out" 2>"$TMP/err" || RC=$?
 }
 
@@ -49,7 +49,7 @@ roundtrip() { # desc name kind eol who key-label extra...
 	local desc=$1 name=$2 kind=$3 eol=$4 who=$5 label=$6
 	shift 6
 	mkmsg "$TMP/$name.eml" "$kind" "$eol"
-	enc "$name" encrypt $A --to "$who@example.org" "$@"
+	enc "$name" encrypt "${A[@]}" --to "$who@example.org" "$@"
 	if [ "$RC" -ne 0 ]; then not_ok "$desc: encrypt failed"; diag <"$TMP/err"; ok "skipped"; return; fi
 	dec "$name" "$USER_PIN" --key "pkcs11:token=p11smime-user;object=$label"
 	check "$desc: p11smime decrypts it on the token" sh -c "[ $RC -eq 0 ] && grep -q 'secret\|Content-Transfer-Encoding: base64' '$TMP/$name.dec'"
@@ -77,7 +77,7 @@ roundtrip "RSA, AES-128-CBC" cbc128 7bit lf bob bob --cipher aes-128-cbc
 # recipients from To/Cc/Bcc, the key found by itself
 mkmsg "$TMP/multi.eml" 7bit lf "bob@example.org, Carol <carol@example.org>"
 sed -i 's/^Subject:/Bcc: dave@example.org\nSubject:/' "$TMP/multi.eml"
-enc multi encrypt $A
+enc multi encrypt "${A[@]}"
 check "encrypting to the To, Cc and Bcc addresses works" rc_is 0
 for who in bob carol dave alice; do
 	check "...$who can read it (openssl)" ossl_dec multi "$who"
@@ -87,20 +87,20 @@ check "decrypt finds a matching key on the tokens without --key" sh -c "[ $RC -e
 
 # sign-encrypt
 mkmsg "$TMP/se.eml" 8bit lf
-enc se sign-encrypt $A
+enc se sign-encrypt "${A[@]}"
 check "sign-encrypt works" rc_is 0
 dec se "$USER_PIN"
 check "decrypt checks the inner signature and reports it" sh -c "[ $RC -eq 0 ] && grep -q 'signature OK' '$TMP/err' && grep -q 'alice@example.org' '$TMP/err'"
 check "the output is the message the signature carried, not the signed form" \
 	sh -c "! grep -q 'multipart/signed' '$TMP/se.dec' && grep -q '^From: Alice' '$TMP/se.dec' && grep -q 'swordfish' '$TMP/se.dec'"
 dec se "$USER_PIN" --keep-signed
-run verify $A -o "$TMP/se.content" "$TMP/se.dec"
+run verify "${A[@]}" -o "$TMP/se.content" "$TMP/se.dec"
 check "with --keep-signed the output is signed and verifies on its own" \
 	sh -c "grep -q 'multipart/signed' '$TMP/se.dec' && [ $RC -eq 0 ]"
 check "openssl decrypts and verifies the inner signature" sh -c "openssl cms -decrypt -in '$TMP/se.p7m' -inkey '$PKI/bob.key.pem' -recip '$PKI/bob.cert.pem' | openssl cms -verify -CAfile '$PKI/anchors.pem' -out /dev/null 2>/dev/null"
 mkmsg "$TMP/seo.eml" 7bit crlf
 sed -i 's/^From: Alice <alice@/From: Carol <carol@/' "$TMP/seo.eml"
-enc seo sign-encrypt $A --opaque --key "pkcs11:token=p11smime-user;object=carol"
+enc seo sign-encrypt "${A[@]}" --opaque --key "pkcs11:token=p11smime-user;object=carol"
 dec seo "$USER_PIN" --json
 check "sign-encrypt --opaque with an EC signer; decrypt --json reports both layers" json_q '
   d["decrypted"] and d["authenticated"] and d["cipher"]=="aes-256-gcm"
@@ -109,7 +109,7 @@ check "sign-encrypt --opaque with an EC signer; decrypt --json reports both laye
 # sign-encrypt with PIV's sign-every-time key (CKA_ALWAYS_AUTHENTICATE)
 mkmsg "$TMP/pivse.eml" 8bit lf
 sed -i 's/^From: Alice <alice@/From: Pat <pat@/' "$TMP/pivse.eml"
-RC=0; "$P11SMIME" --module "$MODULE" --pin-source "$PIV_PIN" sign-encrypt $A \
+RC=0; "$P11SMIME" --module "$MODULE" --pin-source "$PIV_PIN" sign-encrypt "${A[@]}" \
 	--certfile "$PKI/intermediate-ca.cert.pem" -o "$TMP/pivse.p7m" "$TMP/pivse.eml" >"$TMP/out" 2>"$TMP/err" || RC=$?
 RC2=0; openssl cms -decrypt -in "$TMP/pivse.p7m" -inkey "$PKI/bob.key.pem" -recip "$PKI/bob.cert.pem" 2>/dev/null |
 	openssl cms -verify -CAfile "$PKI/anchors.pem" -out /dev/null 2>/dev/null || RC2=$?
@@ -118,7 +118,7 @@ check "sign-encrypt with the always-authenticate PIV key in batch; openssl decry
 
 # PIV: the key-management key, and retired keys for old mail
 mkmsg "$TMP/piv.eml" 7bit lf pat@example.org
-enc piv encrypt $A --recipient-cert "$PKI/pat-keymgmt.cert.pem"
+enc piv encrypt "${A[@]}" --recipient-cert "$PKI/pat-keymgmt.cert.pem"
 dec piv "$PIV_PIN" --token pkcs11:token=p11smime-piv
 check "the PIV key-management key (9D) decrypts (--token: alice, on the other token, is a recipient too)" sh -c "[ $RC -eq 0 ] && grep -q swordfish '$TMP/piv.dec'"
 mkmsg "$TMP/old1.eml" 7bit lf pat@example.org
@@ -141,10 +141,10 @@ openssl x509 -req -in "$TMP/zed.csr" -CA "$PKI/intermediate-ca.cert.pem" -CAkey 
 printf 'From: zed@example.org\nTo: alice@example.org\nSubject: hi\n\nhello from zed\n' >"$TMP/zed.eml"
 openssl cms -sign -in "$TMP/zed.eml" -signer "$TMP/zed.crt" -inkey "$TMP/zed.key" \
 	-from zed@example.org -certfile "$PKI/intermediate-ca.cert.pem" -out "$TMP/zed.signed" 2>/dev/null
-run verify $A -o /dev/null "$TMP/zed.signed"
+run verify "${A[@]}" -o /dev/null "$TMP/zed.signed"
 check "verify remembers zed (a signer known to no token)" rc_is 0
 mkmsg "$TMP/tozed.eml" 7bit lf zed@example.org
-enc tozed encrypt $A
+enc tozed encrypt "${A[@]}"
 check "encrypt to zed@example.org finds the certificate in the store" rc_is 0
 check "...and falls back to AES-256-CBC with a warning (openssl announced no GCM)" sh -c "grep -qi 'cannot read AES-GCM' '$TMP/err' && grep -q 'smime-type=enveloped-data' '$TMP/tozed.p7m'"
 check "...which zed can read" sh -c "openssl cms -decrypt -in '$TMP/tozed.p7m' -inkey '$TMP/zed.key' -recip '$TMP/zed.crt' 2>/dev/null | grep -q swordfish"
@@ -186,7 +186,7 @@ check "...and Yan reads it" sh -c "openssl cms -decrypt -in '$TMP/toyan.p7m' -in
 
 # ---- negative twins ----
 mkmsg "$TMP/big.eml" big lf
-enc big encrypt $A
+enc big encrypt "${A[@]}"
 flip() { # in out offset
 	python3 - "$1" "$2" "$3" <<'EOF'
 import base64, sys
@@ -212,7 +212,7 @@ import sys; s=open('$TMP/big.p7m').read().rstrip('\n').split('\n'); open('$TMP/b
 dec bigtr "$USER_PIN"
 check "a truncated message: exit 2, nothing written" sh -c "[ $RC -eq 2 ] && [ ! -e '$TMP/bigtr.dec' ] && grep -qi 'ends too early' '$TMP/err'"
 mkmsg "$TMP/cbct.eml" big lf
-enc cbct encrypt $A --cipher aes-256-cbc
+enc cbct encrypt "${A[@]}" --cipher aes-256-cbc
 dec cbct "$USER_PIN" --require-authenticated
 check "--require-authenticated refuses CBC content without a signature (exit 1)" sh -c "[ $RC -eq 1 ] && [ ! -e '$TMP/cbct.dec' ]"
 openssl cms -encrypt -aes-256-gcm -in "$TMP/old1.eml" -out "$TMP/nokey.p7m" "$TMP/zed.crt" 2>/dev/null
@@ -221,19 +221,19 @@ check "no matching key: exit 1 and a line naming whom it is for" eval "[ $RC -eq
 printf '999999' >"$TMP/bad.pin"; chmod 600 "$TMP/bad.pin"
 dec rsa "file:$TMP/bad.pin" --key "pkcs11:token=p11smime-user;object=bob"
 check "wrong PIN: exit 3, nothing written" sh -c "[ $RC -eq 3 ] && [ ! -e '$TMP/rsa.dec' ]"
-enc rsa encrypt $A --recipient-cert "$PKI/pat-sign.cert.pem"
+enc rsa encrypt "${A[@]}" --recipient-cert "$PKI/pat-sign.cert.pem"
 check "a recipient certificate without key encipherment stops everything (exit 1)" eval "[ $RC -eq 1 ] && err_one_line && grep -q 'pat@example.org' '$TMP/err' && grep -q 'key usage' '$TMP/err'"
-enc rsa encrypt $A --recipient-cert "$PKI/eve.cert.pem" --to bob@example.org
+enc rsa encrypt "${A[@]}" --recipient-cert "$PKI/eve.cert.pem" --to bob@example.org
 check "an expired recipient stops everything (exit 1), naming them" sh -c "[ $RC -eq 1 ] && grep -q 'eve@example.org.*expired' '$TMP/err' && [ ! -e '$TMP/rsa.p7m.tmp' ]"
-enc rsa encrypt $A --recipient-cert "$PKI/mallory.cert.pem"
+enc rsa encrypt "${A[@]}" --recipient-cert "$PKI/mallory.cert.pem"
 check "an untrusted recipient stops everything (exit 1)" sh -c "[ $RC -eq 1 ] && grep -q 'trusted anchor' '$TMP/err'"
 mkmsg "$TMP/unknown.eml" 7bit lf "bob@example.org, nobody@example.org"
-enc unknown encrypt $A
+enc unknown encrypt "${A[@]}"
 check "an address without a certificate stops everything (exit 1), naming it" eval "[ $RC -eq 1 ] && err_one_line && grep -q 'nobody@example.org' '$TMP/err' && [ ! -e '$TMP/unknown.p7m' ]"
 printf 'From: alice@example.org\nSubject: x\n\nbody\n' >"$TMP/noto.eml"
-enc noto encrypt $A
+enc noto encrypt "${A[@]}"
 check "no recipients at all: usage error (exit 2)" sh -c "[ $RC -eq 2 ] && grep -q 'no To, Cc or Bcc' '$TMP/err'"
-enc rsa encrypt $A --cipher des-cbc
+enc rsa encrypt "${A[@]}" --cipher des-cbc
 check "an unknown cipher: usage error (exit 2)" rc_is 2
 run --module "$MODULE" --pin-source "$USER_PIN" decrypt "$TMP/rsa.eml"
 check "decrypting a message that is not encrypted: exit 2" sh -c "[ $RC -eq 2 ] && grep -q 'not encrypted' '$TMP/err'"

@@ -22,7 +22,7 @@ T=$top_srcdir/tests/integration/smime_tool.py
 for tool in gpgsm cmsutil certutil pk12util; do
 	command -v $tool >/dev/null || { echo "Bail out! $tool is missing (tests/setup-debian.sh installs it)"; exit 1; }
 done
-A="--anchors $PKI/anchors.pem"
+A=(--anchors "$PKI/anchors.pem")
 SECRET='the secret word is swordfish.'
 
 # p11 ARGS...: p11smime on the fixture tokens
@@ -54,7 +54,7 @@ dec() {
 	local name=$1
 	shift
 	rm -f "$TMP/$name.dec"
-	p11 decrypt $A "$@" -o "$TMP/$name.dec" "$TMP/$name.p7m"
+	p11 decrypt "${A[@]}" "$@" -o "$TMP/$name.dec" "$TMP/$name.p7m"
 }
 # decrypted_ok NAME TEXT: exit 0 and TEXT with the secret in the output
 decrypted_ok() { [ "$RC" -eq 0 ] && grep -qF "$2: $SECRET" "$TMP/$1.dec"; }
@@ -68,7 +68,7 @@ for c in "bob aes-128-gcm" "bob aes-256-cbc" "bob aes-128-gcm --oaep" "bob aes-2
 	"carol aes-256-gcm" "carol aes-256-cbc" "dave aes-256-gcm" "dave aes-128-gcm"; do
 	set -- $c
 	who=$1 cipher=$2 name=enc-$1-$2${3:-}
-	p11 encrypt $A --to "$who@example.org" --cipher "$cipher" ${3:-} -o "$TMP/$name.p7m" "$TMP/m.eml"
+	p11 encrypt "${A[@]}" --to "$who@example.org" --cipher "$cipher" ${3:-} -o "$TMP/$name.p7m" "$TMP/m.eml"
 	check "p11smime encrypt to $who ($cipher${3:+, OAEP}): openssl cms -decrypt reads it" ossl_reads "$name" "$who"
 done
 
@@ -79,12 +79,12 @@ se_ossl() { # name who
 		grep -qF "$SECRET" "$TMP/$1.ossl"
 }
 sed 's/^From: Alice <alice@/From: Carol <carol@/; s/^To: bob@/To: dave@/' "$TMP/m.eml" >"$TMP/carol.eml"
-p11 sign-encrypt $A --opaque --cipher aes-128-gcm -o "$TMP/se1.p7m" "$TMP/carol.eml"
+p11 sign-encrypt "${A[@]}" --opaque --cipher aes-128-gcm -o "$TMP/se1.p7m" "$TMP/carol.eml"
 check "sign-encrypt: P-256 opaque signature inside ECDH P-384/AES-128-GCM: openssl decrypts and verifies" se_ossl se1 dave
 sed 's/^To: bob@/To: carol@/' "$TMP/m.eml" >"$TMP/tocarol.eml"
-p11 sign-encrypt $A --pss --digest sha512 --cipher aes-256-cbc -o "$TMP/se2.p7m" "$TMP/tocarol.eml"
+p11 sign-encrypt "${A[@]}" --pss --digest sha512 --cipher aes-256-cbc -o "$TMP/se2.p7m" "$TMP/tocarol.eml"
 check "sign-encrypt: RSA-PSS/SHA-512 multipart/signed inside ECDH P-256/AES-256-CBC: openssl decrypts and verifies" se_ossl se2 carol
-p11 sign-encrypt $A --oaep --cipher aes-256-cbc -o "$TMP/se3.p7m" "$TMP/m.eml"
+p11 sign-encrypt "${A[@]}" --oaep --cipher aes-256-cbc -o "$TMP/se3.p7m" "$TMP/m.eml"
 check "sign-encrypt: RSA signature inside RSA-OAEP/AES-256-CBC: openssl decrypts and verifies" se_ossl se3 bob
 
 # ---- p11smime -> NSS cmsutil -D (RSA PKCS#1 v1.5 only) ----
@@ -95,7 +95,7 @@ pk12util -i "$PKI/bob.p12" -d "sql:$TMP/nss" -W test >/dev/null 2>&1
 nss_dec() { cmsutil -D -d "sql:$TMP/nss" -i "$TMP/$1.der" -o "$TMP/$1.nss" >"$TMP/out" 2>"$TMP/err"; }
 nss_reads() { der "$1" && nss_dec "$1" && grep -qF "$SECRET" "$TMP/$1.nss"; }
 check "NSS cmsutil -D reads p11smime's RSA/AES-256-CBC (enveloped-data)" nss_reads enc-bob-aes-256-cbc
-p11 encrypt $A --to bob@example.org -o "$TMP/gcm.p7m" "$TMP/m.eml"
+p11 encrypt "${A[@]}" --to bob@example.org -o "$TMP/gcm.p7m" "$TMP/m.eml"
 der gcm
 entity ogcm openssl
 openssl cms -encrypt -aes-256-gcm -binary -in "$TMP/ogcm.ent" -outform DER -out "$TMP/ogcm.der" "$PKI/bob.cert.pem"
@@ -112,7 +112,7 @@ same_as_openssl() {
 WHY=SEC_ERROR_UNRECOGNIZED_OID
 check "NSS 3.87 cmsutil cannot read AES-GCM (authEnveloped-data: unrecognized OID), from openssl alike" \
 	same_as_openssl nss_dec nss
-p11 sign-encrypt $A --cipher aes-256-cbc -o "$TMP/se4.p7m" "$TMP/m.eml"
+p11 sign-encrypt "${A[@]}" --cipher aes-256-cbc -o "$TMP/se4.p7m" "$TMP/m.eml"
 der se4
 nss_dec se4
 python3 "$T" split "$TMP/se4.nss" "$TMP/se4.content" "$TMP/se4.p7s" 2>/dev/null
@@ -138,7 +138,7 @@ gpgsm --batch --import "$TMP/bob-legacy.p12" >/dev/null 2>&1
 gpg_dec() { gpgsm --batch --status-fd 1 --decrypt -o "$TMP/$1.gpg" "$TMP/$1.der" >"$TMP/out" 2>"$TMP/err"; grep -q DECRYPTION_OKAY "$TMP/out"; }
 gpg_reads() { der "$1" && gpg_dec "$1" && grep -qF "$SECRET" "$TMP/$1.gpg"; }
 check "gpgsm --decrypt reads p11smime's RSA/AES-256-CBC" gpg_reads enc-bob-aes-256-cbc
-p11 encrypt $A --to bob@example.org --cipher aes-128-cbc -o "$TMP/cbc128.p7m" "$TMP/m.eml"
+p11 encrypt "${A[@]}" --to bob@example.org --cipher aes-128-cbc -o "$TMP/cbc128.p7m" "$TMP/m.eml"
 check "gpgsm --decrypt reads p11smime's RSA/AES-128-CBC" gpg_reads cbc128
 WHY="error getting IV"
 check "gpgsm 2.2 cannot read AES-GCM (contrary to DESIGN.md: 'error getting IV'), from openssl alike" \

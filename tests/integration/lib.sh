@@ -117,6 +117,9 @@ http_server() {
 	H=$(cat "$dir/http.port")
 }
 
+# uri_value TEXT: TEXT percent-encoded for a pkcs11: URI's query (RFC 7512)
+uri_value() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="/:"))' "$1"; }
+
 done_testing() {
 	[ "$_tap_n" -gt 0 ] || { echo "Bail out! no test ran"; exit 1; }
 	exit 0

@@ -11,6 +11,7 @@
 # check runs, so the helpers are only ever called indirectly.
 # shellcheck disable=SC2016,SC2317
 set -u
+
 : "${top_srcdir:?run through make check (top_srcdir unset)}"
 : "${top_builddir:?run through make check (top_builddir unset)}"
 
@@ -84,11 +85,18 @@ PKI=$("$MKFIX" cached-pki "$top_builddir/tests/pki" 2>"$ROOT/pki.err") ||
 # TMPDIR, ... (psm_env_home), copy of the SoftHSM tokens ($C/fx,
 # SOFTHSM2_CONF) and shim log ($C/shim.log)
 C=$ROOT
+# relocate FILE OLD NEW: every OLD in FILE becomes NEW (literal strings)
+relocate() {
+	local text
+	text=$(cat "$1") && printf '%s\n' "${text//"$2"/"$3"}" >"$1"
+}
 new_case() {
 	C=$(mktemp -d "$ROOT/case-$1.XXXXXX")
 	psm_env_home "$C" || bail "cannot make the case's folders in $C"
 	cp -a "$ROOT/fx" "$C/fx"
-	sed -i "s#$ROOT/fx#$C/fx#g" "$C/fx/env.sh" "$C/fx/softhsm2.conf"
+	# env.sh has the paths shell-quoted (printf %q), softhsm2.conf as they are
+	relocate "$C/fx/env.sh" "$(printf %q "$ROOT/fx")" "$(printf %q "$C/fx")"
+	relocate "$C/fx/softhsm2.conf" "$ROOT/fx" "$C/fx"
 	# shellcheck disable=SC1091
 	. "$C/fx/env.sh"
 	if [ "$SOFTHSM2_CONF" != "$C/fx/softhsm2.conf" ] ||

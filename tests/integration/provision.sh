@@ -6,7 +6,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 plan 74
 fixtures
-A="--anchors $PKI/anchors.pem"
+A=(--anchors "$PKI/anchors.pem")
 T="pkcs11:token=p11smime-new"
 SO=$(cat "$P11SMIME_TEST_SO_PIN_FILE")
 UPIN=$(cat "$P11SMIME_TEST_USER_PIN_FILE")
@@ -18,7 +18,7 @@ printf test >"$TMP/pass"
 printf wrong >"$TMP/wrongpass"
 printf 999999 >"$TMP/wrongpin"
 chmod 600 "$TMP/pass" "$TMP/wrongpass" "$TMP/wrongpin"
-PASS="--pass-source file:$TMP/pass"
+PASS=(--pass-source "file:$TMP/pass")
 
 p() { run --module "$MODULE" --pin-source "$USER_PIN" "$@"; }
 # objects on token $1 (a label), seen after a login: "keys certs pubs"
@@ -38,23 +38,23 @@ sign_verify() {
 	mkmsg "$TMP/$1.eml" "$3" bob@example.org
 	p sign --key "$2" -o "$TMP/$1.signed" "$TMP/$1.eml"
 	check "$1: signs with the key on the token" rc_is 0
-	run verify $A -o "$TMP/$1.content" "$TMP/$1.signed"
+	run verify "${A[@]}" -o "$TMP/$1.content" "$TMP/$1.signed"
 	check "$1: the signature verifies (trusted, From: matches)" sh -c "[ $RC -eq 0 ] && grep -q swordfish '$TMP/$1.content'"
 	sed 's/swordfish/swordfisk/' "$TMP/$1.signed" >"$TMP/$1.tampered"
-	run verify $A -o "$TMP/$1.content2" "$TMP/$1.tampered"
+	run verify "${A[@]}" -o "$TMP/$1.content2" "$TMP/$1.tampered"
 	check "$1: a tampered copy fails (exit 1)" rc_is 1
 }
 # encrypt_decrypt NAME KEY-URI CERT ADDR: encrypt to the certificate, decrypt on the token
 encrypt_decrypt() {
 	mkmsg "$TMP/$1.msg" alice@example.org "$4"
-	p encrypt $A --recipient-cert "$3" -o "$TMP/$1.p7m" "$TMP/$1.msg"
+	p encrypt "${A[@]}" --recipient-cert "$3" -o "$TMP/$1.p7m" "$TMP/$1.msg"
 	if [ "$RC" -ne 0 ]; then not_ok "$1: encrypt failed"; diag <"$TMP/err"; return; fi
-	p decrypt $A --key "$2" -o "$TMP/$1.dec" "$TMP/$1.p7m"
+	p decrypt "${A[@]}" --key "$2" -o "$TMP/$1.dec" "$TMP/$1.p7m"
 	check "$1: encrypted to its certificate, decrypts with the token key" sh -c "[ $RC -eq 0 ] && grep -q swordfish '$TMP/$1.dec'"
 }
 
 # ---- import-p12: the PKI's alice.p12 (AES-256-CBC, PBKDF2) --------------
-p import-p12 "$PKI/alice.p12" --token "$T" --label "Alice (imported)" $PASS
+p import-p12 "$PKI/alice.p12" --token "$T" --label "Alice (imported)" "${PASS[@]}"
 check "import-p12 of an AES/PBKDF2 file exits 0 and prints the key's URI" sh -c "[ $RC -eq 0 ] && grep -q '^pkcs11:.*token=p11smime-new;.*type=private' '$TMP/out'"
 ALICE=$(head -1 "$TMP/out")
 check "it says what it put where" err_has "CA certificates: 2 added"
@@ -88,11 +88,11 @@ openssl pkcs12 -export -legacy -keypbe PBE-SHA1-RC2-40 -certpbe PBE-SHA1-RC2-40 
 openssl pkcs12 -legacy -info -noout -in "$TMP/dave-rc2.p12" -passin pass:test >"$TMP/info" 2>&1
 check "the RC2 test file really is RC2-40 throughout" sh -c "grep -q 'Shrouded Keybag: pbeWithSHA1And40BitRC2-CBC' '$TMP/info' && grep -q 'MAC: sha1' '$TMP/info'"
 check "...which OpenSSL 3 reads only with its legacy provider" sh -c "! openssl pkcs12 -info -noout -in '$TMP/dave-rc2.p12' -passin pass:test -nokeys >/dev/null 2>&1"
-p import-p12 "$TMP/bob-legacy.p12" --token "$T" $PASS
+p import-p12 "$TMP/bob-legacy.p12" --token "$T" "${PASS[@]}"
 check "import-p12 of an 'openssl pkcs12 -legacy' file (RC2-40, 3DES) exits 0" rc_is 0
 BOB=$(head -1 "$TMP/out")
 check "the CA certificates already there are not written twice" err_has "CA certificates: 0 added, 2 on the token already"
-p import-p12 "$TMP/carol-3des.p12" --token "$T" $PASS
+p import-p12 "$TMP/carol-3des.p12" --token "$T" "${PASS[@]}"
 check "import-p12 of a 3DES/SHA-1 EC file exits 0" rc_is 0
 CAROL=$(head -1 "$TMP/out")
 RC=0
@@ -116,23 +116,23 @@ check "...and nothing on the token" test "$(objects p11smime-new)" = "$before"
 p import-p12 "$PKI/eve.p12" --token "$T"
 check "no password source for a protected file: exit 2, says to give --pass-source" sh -c "[ $RC -eq 2 ] && grep -q -- '--pass-source' '$TMP/err'"
 openssl pkcs12 -export -nokeys -in "$PKI/eve.cert.pem" -passout pass:test -out "$TMP/certonly.p12"
-p import-p12 "$TMP/certonly.p12" --token "$T" $PASS
+p import-p12 "$TMP/certonly.p12" --token "$T" "${PASS[@]}"
 check "a file with only a certificate: exit 2, one line" sh -c "[ $RC -eq 2 ] && grep -q 'no private key' '$TMP/err' && [ \$(wc -l <'$TMP/err') -eq 1 ]"
-run --module "$MODULE" --pin-source "file:$TMP/wrongpin" import-p12 "$PKI/eve.p12" --token "$T" $PASS
+run --module "$MODULE" --pin-source "file:$TMP/wrongpin" import-p12 "$PKI/eve.p12" --token "$T" "${PASS[@]}"
 check "a wrong PIN: exit 3, not retried" sh -c "[ $RC -eq 3 ] && grep -q 'not retried' '$TMP/err'"
 check "...and nothing on the token" test "$(objects p11smime-new)" = "$before"
-run --module "$MODULE" import-p12 "$PKI/eve.p12" --token "$T" $PASS
+run --module "$MODULE" import-p12 "$PKI/eve.p12" --token "$T" "${PASS[@]}"
 check "no PIN source: exit 3, says to give one" sh -c "[ $RC -eq 3 ] && grep -q -- '--pin-source' '$TMP/err'"
 p import-p12 "$PKI/eve.p12" --token "$T" --pass test
 check "there is no option to give the password on the command line" rc_is 2
 p import-p12 "$PKI/eve.p12" --token "$T" --pass-source pass:test
 check "a password in --pass-source is refused without repeating it" sh -c "[ $RC -eq 2 ] && ! grep -q 'pass:test' '$TMP/err'"
-p import-p12 "$PKI/alice.p12" --token "pkcs11:token=p11smime-user" $PASS
+p import-p12 "$PKI/alice.p12" --token "pkcs11:token=p11smime-user" "${PASS[@]}"
 check "a key already on the token is refused (exit 2), naming it" sh -c "[ $RC -eq 2 ] && grep -q \"labelled 'alice' (id 01)\" '$TMP/err'"
-p import-p12 "$PKI/eve.p12" --token "$T" --label carol $PASS
+p import-p12 "$PKI/eve.p12" --token "$T" --label carol "${PASS[@]}"
 check "a label another key has is refused (exit 2)" sh -c "[ $RC -eq 2 ] && grep -q -- '--label' '$TMP/err'"
 check "...and nothing on the token" test "$(objects p11smime-new)" = "$before"
-p import-p12 "$PKI/eve.p12" $PASS
+p import-p12 "$PKI/eve.p12" "${PASS[@]}"
 check "several writable tokens and no --token: exit 3, asks for --token" sh -c "[ $RC -eq 3 ] && grep -q -- '--token URI' '$TMP/err'"
 
 # a token failing the third object (the certificate): the key and public
@@ -166,7 +166,7 @@ EOF
 if cc -shared -fPIC -o "$TMP/failcreate.so" "$TMP/failcreate.c" $(pkg-config --cflags p11-kit-1) -ldl 2>"$TMP/cc.err"; then
 	RC=0
 	FAIL_CREATE_AT=3 FAIL_CREATE_MODULE=$MODULE "$P11SMIME" --module "$TMP/failcreate.so" \
-		--pin-source "$USER_PIN" import-p12 "$PKI/eve.p12" --token "$T" $PASS >"$TMP/out" 2>"$TMP/err" || RC=$?
+		--pin-source "$USER_PIN" import-p12 "$PKI/eve.p12" --token "$T" "${PASS[@]}" >"$TMP/out" 2>"$TMP/err" || RC=$?
 	check "a write failing half-way (the certificate): exit 3, says nothing was left" sh -c "[ $RC -eq 3 ] && grep -q 'writing the certificate on token .* (nothing was left on it)' '$TMP/err'"
 	check "...and the key and public key written before it are gone" test "$(objects p11smime-new)" = "$before"
 else

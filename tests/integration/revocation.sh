@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 plan 44
 fixtures
-A="--anchors $PKI/anchors.pem"
+A=(--anchors "$PKI/anchors.pem")
 R=$TMP/rca
 mkdir -p "$R/newcerts" "$R/www"
 PIDS=
@@ -202,8 +202,8 @@ for u in olga oscar dina wendy nico rita greg dora paul nina; do
 done
 openssl cms -sign -in "$R/olga.eml" -signer "$R/ivan.cert.pem" -inkey "$R/ivan.key.pem" \
 	-from ivan@example.org -certfile "$R/sub.cert.pem" -out "$R/ivan.signed" 2>/dev/null
-ver() { rm -f "$TMP/content"; run verify $A -o "$TMP/content" "$@"; }
-ver_json() { run verify $A --json "$@"; }
+ver() { rm -f "$TMP/content"; run verify "${A[@]}" -o "$TMP/content" "$@"; }
+ver_json() { run verify "${A[@]}" --json "$@"; }
 today=$(date -u +%Y-%m-%d)
 
 # ---- OCSP ----
@@ -311,20 +311,20 @@ ver --revocation hard --crl "$R/ca.crl.pem" --at "@$((REVOKED_AT - 3600))" "$R/o
 check "--at with a CRL: oscar, revoked now, was good an hour before" rc_is 0
 
 # ---- usage ----
-run verify $A --revocation sometimes "$R/olga.signed"
+run verify "${A[@]}" --revocation sometimes "$R/olga.signed"
 check "a bad --revocation is a usage error (exit 2)" rc_err 2 "off, soft or hard"
-run verify $A --crl "$R/olga.eml" "$R/olga.signed"
+run verify "${A[@]}" --crl "$R/olga.eml" "$R/olga.signed"
 check "a --crl file without a CRL: exit 2, naming it" rc_err 2 "olga.eml"
 
 # ---- decrypt: the inner signature ----
 openssl cms -encrypt -aes-256-cbc -in "$R/oscar.signed" -out "$R/oscar.p7m" "$PKI/bob.cert.pem" 2>/dev/null
 rm -f "$TMP/dec"
-run --module "$MODULE" --pin-source "$USER_PIN" decrypt $A --key "pkcs11:token=p11smime-user;object=bob" \
+run --module "$MODULE" --pin-source "$USER_PIN" decrypt "${A[@]}" --key "pkcs11:token=p11smime-user;object=bob" \
 	-o "$TMP/dec" "$R/oscar.p7m"
 check "decrypt: an inner signature by a revoked signer fails (exit 1), nothing written" \
 	sh -c "[ $RC -eq 1 ] && grep -q 'revoked on' '$TMP/err' && [ ! -e '$TMP/dec' ]"
 openssl cms -encrypt -aes-256-cbc -in "$R/olga.signed" -out "$R/olga.p7m" "$PKI/bob.cert.pem" 2>/dev/null
-run --module "$MODULE" --pin-source "$USER_PIN" decrypt $A --revocation hard --json \
+run --module "$MODULE" --pin-source "$USER_PIN" decrypt "${A[@]}" --revocation hard --json \
 	--key "pkcs11:token=p11smime-user;object=bob" "$R/olga.p7m"
 check "decrypt --revocation hard --json: the inner signer is good via OCSP" rc_json 0 '
   d["signature"]["valid"] and d["signature"]["revocation"]["status"]=="good"
@@ -334,7 +334,7 @@ check "decrypt --revocation hard --json: the inner signer is good via OCSP" rc_j
 printf 'From: alice@example.org\nTo: someone@example.org\nSubject: secret\n\nswordfish\n' >"$R/msg.eml"
 encrypt_to() { # who options...
 	rm -f "$TMP/enc"
-	run --module "$MODULE" --pin-source "$USER_PIN" encrypt $A --recipient-cert "$R/$1.chain.pem" \
+	run --module "$MODULE" --pin-source "$USER_PIN" encrypt "${A[@]}" --recipient-cert "$R/$1.chain.pem" \
 		-o "$TMP/enc" "${@:2}" "$R/msg.eml"
 }
 encrypt_to oscar

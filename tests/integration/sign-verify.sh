@@ -5,7 +5,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 plan 60
 fixtures
-A="--anchors $PKI/anchors.pem"
+A=(--anchors "$PKI/anchors.pem")
 cat "$PKI/anchors.pem" >"$TMP/root.pem"
 
 mkmsg() { # file from body-kind eol
@@ -37,7 +37,7 @@ roundtrip() { # desc name from key pin kind eol extra...
 	mkmsg "$TMP/$name.eml" "$from" "$kind" "$eol"
 	signs "$name" "$from" "$key" "$pin" "$@"
 	if [ "$RC" -ne 0 ]; then not_ok "$desc: sign failed"; diag <"$TMP/err"; return; fi
-	run verify $A -o "$TMP/$name.content" "$TMP/$name.signed"
+	run verify "${A[@]}" -o "$TMP/$name.content" "$TMP/$name.signed"
 	check "$desc: p11smime verify says OK" sh -c "[ $RC -eq 0 ] && grep -q 'signature OK' '$TMP/err'"
 	RC=0; openssl cms -verify -in "$TMP/$name.signed" -CAfile "$TMP/root.pem" -out /dev/null \
 		>/dev/null 2>"$TMP/err" || RC=$?
@@ -71,7 +71,7 @@ RC=0; "$P11SMIME" --module "$MODULE" --pin-source "$PIV_PIN" sign -o "$TMP/pivst
 RC2=0; openssl cms -verify -in "$TMP/pivstore.nostore" -CAfile "$TMP/root.pem" -out /dev/null 2>/dev/null || RC2=$?
 check "without --certfile or the store, a PIV signature lacks its intermediate (openssl cannot chain it)" \
 	sh -c "[ $RC -eq 0 ] && [ $RC2 -ne 0 ]"
-run --module "$MODULE" verify $A --no-aia -o /dev/null "$TMP/pivstore.nostore"
+run --module "$MODULE" verify "${A[@]}" --no-aia -o /dev/null "$TMP/pivstore.nostore"
 check "...p11smime verify finds the intermediate among the tokens' CA certificates" rc_is 0
 "$P11SMIME" certs import "$PKI/intermediate-ca.cert.pem" >/dev/null 2>&1
 signs pivstore pat@example.org "" "$PIV_PIN"
@@ -89,7 +89,7 @@ check "the PIV signature names the key-management certificate (encryption key pr
 	awk '/smime.p7s/{p=1} p' '$TMP/pat.signed' | sed '1,/^\$/d;/^--/,\$d' | openssl base64 -d |
 	openssl cms -cmsout -print -inform DER | grep -q 'encrypKeyPref'"
 check "verify wrote the signed content" grep -q 'plain text' "$TMP/alice.content"
-run verify $A --json -o "$TMP/j.content" "$TMP/carol.signed"
+run verify "${A[@]}" --json -o "$TMP/j.content" "$TMP/carol.signed"
 check "verify --json reports signer, anchor and algorithm" json_q '
   d["valid"] and d["from_matches"] and "carol@example.org" in d["signer_emails"]
   and "Root CA" in d["anchor"] and d["digest"]=="SHA256"'
@@ -98,18 +98,18 @@ check "a valid signer is remembered in the certificate store" sh -c "ls '$P11SMI
 # a pipe or device as OUT is written into, never replaced by a rename
 mkfifo "$TMP/fifo"
 cat "$TMP/fifo" >"$TMP/fifo.out" &
-run verify $A -o "$TMP/fifo" "$TMP/alice.signed"
+run verify "${A[@]}" -o "$TMP/fifo" "$TMP/alice.signed"
 wait
 check "-o to a FIFO writes the content into it and leaves the FIFO in place" sh -c "[ $RC -eq 0 ] && [ -p '$TMP/fifo' ] && grep -q 'plain text' '$TMP/fifo.out'"
 cat "$TMP/fifo" >"$TMP/fifo.out" &
 sed 's/plain text\./plain text!/' "$TMP/alice.signed" >"$TMP/t0"
-run verify $A -o "$TMP/fifo" "$TMP/t0"
+run verify "${A[@]}" -o "$TMP/fifo" "$TMP/t0"
 wait
 check "...and a failed check releases nothing into it" sh -c "[ $RC -eq 1 ] && [ ! -s '$TMP/fifo.out' ]"
 
 # ---- negative twins ----
 neg() { # desc file expected-rc text
-	run verify $A -o "$TMP/neg.out" "$2"
+	run verify "${A[@]}" -o "$TMP/neg.out" "$2"
 	check "$1" sh -c "[ $RC -eq $3 ] && grep -qi -- '$4' '$TMP/err' && [ ! -e '$TMP/neg.out' ]"
 }
 sed 's/plain text\./plain text!/' "$TMP/alice.signed" >"$TMP/t1"
@@ -136,38 +136,38 @@ signs carolpss carol@example.org "" "$USER_PIN" --pss
 check "--pss with an EC key: exit 2, one line, before anything else" \
 	sh -c "[ $RC -eq 2 ] && [ \$(wc -l <'$TMP/err') -eq 1 ] && grep -q 'pss needs an RSA key' '$TMP/err'"
 neg "an expired signer fails" "$TMP/eve.signed" 1 "expired"
-run verify $A --at "$(date -u -d "@$P11SMIME_TEST_OLD_AT" +%Y-%m-%dT%H:%M:%SZ)" -o "$TMP/eve.content" "$TMP/eve.signed"
+run verify "${A[@]}" --at "$(date -u -d "@$P11SMIME_TEST_OLD_AT" +%Y-%m-%dT%H:%M:%SZ)" -o "$TMP/eve.content" "$TMP/eve.signed"
 check "...and verifies with --at inside its validity" rc_is 0
 openssl cms -sign -in "$TMP/alice.eml" -signer "$PKI/alice.cert.pem" -inkey "$PKI/alice.key.pem" \
 	-from alice@example.org -certfile "$PKI/intermediate-ca.cert.pem" -md sha1 \
 	-out "$TMP/sha1.signed" 2>/dev/null
 neg "a SHA-1 signature fails without --allow-weak" "$TMP/sha1.signed" 1 "SHA-1"
-run verify $A --allow-weak -o "$TMP/sha1.content" "$TMP/sha1.signed"
+run verify "${A[@]}" --allow-weak -o "$TMP/sha1.content" "$TMP/sha1.signed"
 check "...and verifies with --allow-weak" rc_is 0
 
 mkmsg "$TMP/km.eml" pat@example.org 7bit lf
 signs km pat@example.org "pkcs11:token=p11smime-piv;id=%03;type=private" "$PIV_PIN"
 check "a key that cannot sign is refused (exit 3), nothing written" sh -c "[ $RC -eq 3 ] && grep -q 'may not sign' '$TMP/err' && [ ! -e '$TMP/km.signed' ]"
-run verify $A -o /dev/null "$TMP/alice.signed"
+run verify "${A[@]}" -o /dev/null "$TMP/alice.signed"
 check "verify ends with one verdict line: signed by whom, trusted, not encrypted" \
 	sh -c "[ \"\$(tail -1 '$TMP/err')\" = 'p11smime: verdict: signed by alice@example.org, trusted; not encrypted' ]"
 sed 's/plain text\./plain text!/' "$TMP/alice.signed" >"$TMP/alice.tampered"
-run verify $A -o /dev/null "$TMP/alice.tampered"
+run verify "${A[@]}" -o /dev/null "$TMP/alice.tampered"
 check "...and for a tampered one: NOT validly signed, with the reason" \
 	sh -c "[ $RC -eq 1 ] && tail -1 '$TMP/err' | grep -q '^p11smime: verdict: NOT validly signed by alice@example.org (.*changed.*)'"
 # From: removed after signing: nobody can say who signed it against whom
 sed '/^From:/d' "$TMP/alice.signed" >"$TMP/nofrom.signed"
-run verify $A -o "$TMP/nofrom.out" "$TMP/nofrom.signed"
+run verify "${A[@]}" -o "$TMP/nofrom.out" "$TMP/nofrom.signed"
 check "From: removed: exit 1, one line saying no sender was checked, nothing written" \
 	sh -c "[ $RC -eq 1 ] && grep -q 'no From: address' '$TMP/err' && [ ! -e '$TMP/nofrom.out' ]"
-run verify $A --json "$TMP/nofrom.signed"
+run verify "${A[@]}" --json "$TMP/nofrom.signed"
 nofrom_json() { rc_is 1 && json_q 'd["valid"] is False and d["from"] is None'; }
 check "From: removed: --json says not valid, from null" nofrom_json
-run verify $A --no-from-check -o "$TMP/nofrom.out" "$TMP/nofrom.signed"
+run verify "${A[@]}" --no-from-check -o "$TMP/nofrom.out" "$TMP/nofrom.signed"
 check "From: removed, --no-from-check (the caller checks the address): exit 0" \
 	sh -c "[ $RC -eq 0 ] && [ -s '$TMP/nofrom.out' ]"
 sed 's/^From: .*/From: mallory@example.org/' "$TMP/alice.signed" >"$TMP/otherfrom.signed"
-run verify $A --no-from-check "$TMP/otherfrom.signed"
+run verify "${A[@]}" --no-from-check "$TMP/otherfrom.signed"
 check "--no-from-check does not excuse a From: of someone else (exit 1)" \
 	sh -c "[ $RC -eq 1 ] && grep -q 'From: mallory@example.org' '$TMP/err'"
 mkmsg "$TMP/nokey.eml" nobody@example.org 7bit lf

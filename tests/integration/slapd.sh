@@ -45,22 +45,23 @@ slapd_setup() { # dir cert key
 	[ -e "$modules/back_mdb.so" ] || modules=$(dirname "$(find /usr/lib -name 'back_mdb.so' -print -quit 2>/dev/null)")
 	mkdir -p "$SLAPD_DIR/db"
 	chmod 700 "$SLAPD_DIR"
+	# paths in double quotes: $TMP may have a space in it
 	cat >"$SLAPD_DIR/slapd.conf" <<EOF
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
-modulepath $modules
+modulepath "$modules"
 moduleload back_mdb
-pidfile $SLAPD_DIR/slapd.pid
-argsfile $SLAPD_DIR/slapd.args
-TLSCertificateFile $2
-TLSCertificateKeyFile $3
+pidfile "$SLAPD_DIR/slapd.pid"
+argsfile "$SLAPD_DIR/slapd.args"
+TLSCertificateFile "$2"
+TLSCertificateKeyFile "$3"
 database mdb
 maxsize 16777216
 suffix "$SLAPD_SUFFIX"
 rootdn "$SLAPD_ROOTDN"
 rootpw $SLAPD_ROOTPW
-directory $SLAPD_DIR/db
+directory "$SLAPD_DIR/db"
 access to attrs=userPassword by anonymous auth by * none
 access to dn.subtree="ou=staff,$SLAPD_SUFFIX" by users read by * none
 access to * by * read
