@@ -14,8 +14,6 @@ fixtures
 R=$TMP/aia
 W=$R/www
 mkdir -p "$W"
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 
 rc_err() { # CODE PATTERN...: exit code CODE and every (basic regex) PATTERN on stderr
 	local code=$1 pat
@@ -180,8 +178,7 @@ check "encrypt to a recipient whose URL serves another certificate: refused, nam
 	rc_err 1 "cannot encrypt to wes@example.org.*could not be fetched from $U/wrong.der"
 
 # ---- the server gone ----
-kill "$HTTP_PID" 2>/dev/null
-wait "$HTTP_PID" 2>/dev/null
+http_server_stop
 ver "$R/uma.signed"
 check "server stopped: the cached intermediate still completes the chain" rc_err 0 "signature OK"
 ver "$R/dora.signed"

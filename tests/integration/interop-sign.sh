@@ -49,6 +49,8 @@ check "...and names the signing time NSS set" err_has "signed at:"
 # ---- gpgsm (RSA; gpgsm 2.2 has no ECC) ----
 export GNUPGHOME=$TMP/gnupg
 mkdir -m 700 "$GNUPGHOME"
+# gpgsm starts a gpg-agent of this home: stopped however the test ends
+at_exit 'gpgconf --kill all >/dev/null 2>&1'
 printf '#!/bin/sh\necho "OK ready"\nwhile read -r cmd rest; do case "$cmd" in GETPIN) echo "D test"; echo OK;; BYE) echo OK; exit 0;; *) echo OK;; esac; done\n' >"$GNUPGHOME/pinentry.sh"
 chmod 755 "$GNUPGHOME/pinentry.sh"
 printf 'pinentry-program %s\n' "$GNUPGHOME/pinentry.sh" >"$GNUPGHOME/gpg-agent.conf"

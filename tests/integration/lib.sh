@@ -5,7 +5,7 @@
 # HOME, P11SMIME_HOME, TMPDIR, SOFTHSM2_CONF and so on (tests/testenv.sh):
 # nothing outside $TMP is written but the build tree's cached PKI, and
 # nothing of the caller's environment is inherited that could change an
-# outcome. Output is TAP.
+# outcome. Servers a test starts are stopped however it ends. Output is TAP.
 set -u
 
 : "${top_srcdir:?run through make check (top_srcdir unset)}"
@@ -20,7 +20,35 @@ MKFIX=$top_srcdir/softhsm-fixtures/mkfixtures.sh
 psm_env_common
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/p11smime-test.XXXXXX") && [ -d "$TMP" ] ||
 	{ echo "Bail out! cannot make a temporary folder in ${TMPDIR:-/tmp}"; exit 1; }
-trap 'rm -rf "$TMP"' EXIT
+
+# at_exit COMMAND: run COMMAND (shell code) when the test ends, however it
+# ends (done, failed, bailed out, killed by SIGTERM, SIGINT or SIGHUP);
+# the last registered runs first. bg_started PID: a process the test
+# started in the background (a server), stopped then; bg_stop PID stops
+# one earlier.
+_psm_at_exit=
+_psm_pids=
+at_exit() { _psm_at_exit="$1
+$_psm_at_exit"; }
+bg_started() { _psm_pids="$_psm_pids $1"; }
+bg_stop() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	_psm_pids=$(printf ' %s ' $_psm_pids | sed "s/ $1 / /g")
+	return 0
+}
+_psm_cleanup() {
+	local p
+	trap - EXIT HUP INT TERM
+	eval "$_psm_at_exit"
+	for p in $_psm_pids; do kill "$p" 2>/dev/null; done
+	for p in $_psm_pids; do wait "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap _psm_cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 psm_env_home "$TMP" || { echo "Bail out! cannot make the test's folders in $TMP"; exit 1; }
 
 _tap_n=0
@@ -103,18 +131,77 @@ fixtures() {
 }
 
 # http_server DOCROOT DIR: a real HTTP server on loopback (tests/integration/
-# http_server.py) serving DOCROOT, logging requests to DIR/http.log; sets
-# HTTP_PID and H (its port), adds the PID to $PIDS for the caller's trap.
+# http_server.py) serving DOCROOT, logging requests to DIR/http.log, on a
+# port the kernel gives it; sets HTTP_PID and H (its port). Stopped when
+# the test ends (or with http_server_stop).
 http_server() {
 	local root=$1 dir=$2
 	: >"$dir/http.log"
 	python3 "$top_srcdir/tests/integration/http_server.py" "$root" "$dir/http.port" \
 		"$dir/http.log" 2>"$dir/http.err" &
 	HTTP_PID=$!
-	PIDS="${PIDS:-} $HTTP_PID"
+	bg_started "$HTTP_PID"
 	for _ in $(seq 1 100); do [ -s "$dir/http.port" ] && break; sleep 0.1; done
 	[ -s "$dir/http.port" ] || { echo "Bail out! the HTTP server did not start"; diag <"$dir/http.err"; exit 1; }
 	H=$(cat "$dir/http.port")
+}
+
+# http_server_stop: stop it, and keep its port from anyone else (see
+# hold_port) so that connecting to it is refused for the rest of the test
+http_server_stop() {
+	bg_stop "$HTTP_PID"
+	hold_port "$H"
+}
+
+# hold_port PORT: bind PORT on 127.0.0.1 (0: one the kernel picks) without
+# listening, until the test ends: a connection to it is refused, and no
+# other program is given it (the kernel gives no port that is bound).
+# Sets HELD_PORT.
+hold_port() {
+	local f
+	f=$(mktemp "$TMP/hold.XXXXXX")
+	python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+print(s.getsockname()[1], flush=True)
+time.sleep(86400)' "$1" >"$f" 2>"$f.err" &
+	bg_started $!
+	for _ in $(seq 1 100); do [ -s "$f" ] && break; kill -0 $! 2>/dev/null || break; sleep 0.05; done
+	[ -s "$f" ] || { echo "Bail out! cannot hold port $1 on 127.0.0.1"; diag <"$f.err"; exit 1; }
+	HELD_PORT=$(cat "$f")
+}
+
+# pid_listens PID PORT: process PID (itself) has a TCP socket listening on
+# PORT, by /proc (not by connecting: a server may serve one connection at
+# a time and wait for a request)
+pid_listens() {
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+pid, port = sys.argv[1], "%04X" % int(sys.argv[2])
+inodes = set()
+for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        rows = open(f).read().splitlines()[1:]
+    except OSError:
+        continue
+    for r in rows:
+        c = r.split()
+        if c[1].endswith(":" + port) and c[3] == "0A":
+            inodes.add("socket:[%s]" % c[9])
+try:
+    fds = os.listdir("/proc/%s/fd" % pid)
+except OSError:
+    sys.exit(1)
+for fd in fds:
+    try:
+        if os.readlink("/proc/%s/fd/%s" % (pid, fd)) in inodes:
+            sys.exit(0)
+    except OSError:
+        pass
+sys.exit(1)
+PY
 }
 
 # uri_value TEXT: TEXT percent-encoded for a pkcs11: URI's query (RFC 7512)

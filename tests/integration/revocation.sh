@@ -12,8 +12,6 @@ fixtures
 A=(--anchors "$PKI/anchors.pem")
 R=$TMP/rca
 mkdir -p "$R/newcerts" "$R/www"
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 
 # rc_err CODE PATTERN...: exit code CODE and every (basic regex) PATTERN on stderr
 rc_err() {
@@ -26,19 +24,13 @@ rc_err() {
 rc_json() { rc_is "$1" && json_q "$2"; }
 fetches() { grep -c 'GET /ca.crl' "$R/http.log"; }
 
-# ---- ports: the HTTP server picks its own (and writes it once it
-# listens); four more for the OCSP responders, one where nothing listens ----
+# ---- ports: each server binds a port the kernel picks (port 0) and says
+# which; a certificate naming a responder is issued once that responder
+# listens (a responder rereads its index when it changes). D is held
+# bound without a listener: nothing answers there. ----
 http_server "$R/www" "$R"
-read -r O C W N D < <(python3 -c '
-import socket, sys
-held, ports = [], []
-while len(ports) < 5:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    held.append(s)
-    if s.getsockname()[1] != int(sys.argv[1]):
-        ports.append(s.getsockname()[1])
-print(" ".join(map(str, ports)))' "$H")
+hold_port 0
+D=$HELD_PORT
 
 # ---- the CA ----
 cp "$PKI/intermediate-ca.cert.pem" "$R/ca.cert.pem"
@@ -60,6 +52,7 @@ ca_section() {
 	printf 'certificate = $dir/%s\nprivate_key = $dir/%s\ndefault_md = sha256\n' "$3" "$4"
 	printf 'policy = policy_any\nunique_subject = no\nrand_serial = yes\ndefault_crl_days = 7\n'
 }
+# the sections that name no responder; those that do are added below
 {
 ca_section ca_rev index.txt ca.cert.pem ca.key.pem      # the CA of the users
 ca_section ca_imp index.txt imp.cert.pem imp.key.pem    # its name, another key
@@ -69,20 +62,6 @@ cat <<CONF
 [ policy_any ]
 commonName       = supplied
 emailAddress     = optional
-[ ext_ocsp ]
-$USER_EXT
-authorityInfoAccess   = OCSP;URI:http://127.0.0.1:$O/
-crlDistributionPoints = URI:http://127.0.0.1:$D/ca.crl
-[ ext_direct ]
-$USER_EXT
-authorityInfoAccess   = OCSP;URI:http://127.0.0.1:$C/
-[ ext_wrong ]
-$USER_EXT
-authorityInfoAccess   = OCSP;URI:http://127.0.0.1:$W/
-crlDistributionPoints = URI:http://127.0.0.1:$D/ca.crl
-[ ext_noeku ]
-$USER_EXT
-authorityInfoAccess   = OCSP;URI:http://127.0.0.1:$N/
 [ ext_crldp ]
 $USER_EXT
 crlDistributionPoints = URI:http://127.0.0.1:$H/ca.crl
@@ -112,7 +91,8 @@ issue() { # name extensions
 		-subj "/CN=$1/emailAddress=$1@example.org" 2>>"$R/ca.log" &&
 	openssl ca -batch -config "$R/ca.cnf" -name ca_rev -extensions "$2" -startdate "$past" \
 		-days 30 -in "$R/$1.csr" -out "$R/$1.cert.pem" >/dev/null 2>>"$R/ca.log" &&
-	cat "$R/$1.cert.pem" "$R/ca.cert.pem" >"$R/$1.chain.pem"
+	cat "$R/$1.cert.pem" "$R/ca.cert.pem" >"$R/$1.chain.pem" ||
+		{ echo "Bail out! cannot issue $1"; diag <"$R/ca.log"; exit 1; }
 }
 # a second intermediate, under the root, that is revoked, and its user
 openssl req -new -newkey rsa:2048 -nodes -keyout "$R/sub.key.pem" -out "$R/sub.csr" \
@@ -128,14 +108,69 @@ openssl ca -batch -config "$R/ca.cnf" -name ca_root -revoke "$R/sub.cert.pem" -c
 openssl ca -batch -config "$R/ca.cnf" -name ca_root -gencrl -out "$R/root.crl.pem" 2>>"$R/ca.log"
 openssl crl -in "$R/root.crl.pem" -outform DER -out "$R/www/root.crl" 2>>"$R/ca.log" ||
 	{ echo "Bail out! cannot make the revoked intermediate"; diag <"$R/ca.log"; exit 1; }
+# the delegated responder, and a foreign one: a self-signed certificate for OCSP signing
+issue responder ext_responder
+openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$R/foreign.key.pem" \
+	-out "$R/foreign.cert.pem" -days 30 -subj "/CN=Foreign OCSP Responder" \
+	-addext "extendedKeyUsage=OCSPSigning" 2>>"$R/ca.log"
+[ -s "$R/foreign.cert.pem" ] || { echo "Bail out! cannot make the foreign responder"; diag <"$R/ca.log"; exit 1; }
+
+# ---- the responders ----
+# responder NAME SIGNER-CERT SIGNER-KEY: `openssl ocsp` on port 0, the
+# kernel's choice, which it prints ("ACCEPT [::]:PORT PID=..." once it
+# listens); sets PORT
+responder() {
+	local out=$R/ocsp-$1.out pid
+	openssl ocsp -index "$R/index.txt" -port 0 -rsigner "$2" -rkey "$3" -CA "$R/ca.cert.pem" \
+		-nmin 60 -ignore_err >"$out" 2>>"$R/ocsp-$1.log" &
+	pid=$!
+	bg_started "$pid"
+	PORT=
+	for _ in $(seq 1 100); do
+		PORT=$(sed -n 's/^ACCEPT .*:\([0-9][0-9]*\) PID=.*/\1/p' "$out")
+		[ -n "$PORT" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -n "$PORT" ] || { echo "Bail out! the OCSP responder $1 did not start"; diag <"$R/ocsp-$1.log"; exit 1; }
+}
+responder delegated "$R/responder.cert.pem" "$R/responder.key.pem"
+O=$PORT
+responder ca "$R/ca.cert.pem" "$R/ca.key.pem"
+C=$PORT
+responder foreign "$R/foreign.cert.pem" "$R/foreign.key.pem"
+W=$PORT
+cat >>"$R/ca.cnf" <<CONF
+[ ext_ocsp ]
+$USER_EXT
+authorityInfoAccess   = OCSP;URI:http://127.0.0.1:$O/
+crlDistributionPoints = URI:http://127.0.0.1:$D/ca.crl
+[ ext_direct ]
+$USER_EXT
+authorityInfoAccess   = OCSP;URI:http://127.0.0.1:$C/
+[ ext_wrong ]
+$USER_EXT
+authorityInfoAccess   = OCSP;URI:http://127.0.0.1:$W/
+crlDistributionPoints = URI:http://127.0.0.1:$D/ca.crl
+CONF
+# a responder whose certificate (olga's) the CA issued without id-kp-OCSPSigning
+issue olga ext_ocsp
+responder noeku "$R/olga.cert.pem" "$R/olga.key.pem"
+N=$PORT
+cat >>"$R/ca.cnf" <<CONF
+[ ext_noeku ]
+$USER_EXT
+authorityInfoAccess   = OCSP;URI:http://127.0.0.1:$N/
+CONF
+
+# ---- the users ----
 revoke() { # name reason
 	openssl ca -batch -config "$R/ca.cnf" -name ca_rev -revoke "$R/$1.cert.pem" -crl_reason "$2" \
 		>/dev/null 2>>"$R/ca.log"
 }
-for u in olga:ext_ocsp oscar:ext_ocsp dina:ext_direct wendy:ext_wrong nico:ext_noeku \
-	rita:ext_crldp greg:ext_crldp dora:ext_down paul:ext_plain nina:ext_plain \
-	responder:ext_responder; do
-	issue "${u%%:*}" "${u#*:}" || { echo "Bail out! cannot issue ${u%%:*}"; diag <"$R/ca.log"; exit 1; }
+for u in oscar:ext_ocsp dina:ext_direct wendy:ext_wrong nico:ext_noeku \
+	rita:ext_crldp greg:ext_crldp dora:ext_down paul:ext_plain nina:ext_plain; do
+	issue "${u%%:*}" "${u#*:}"
 done
 revoke oscar keyCompromise
 revoke rita superseded
@@ -154,43 +189,16 @@ openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$R/imp.key.pem" -out "$R
 	-days 30 -subj "/O=p11smime Test PKI/CN=p11smime Test Intermediate CA" \
 	-addext "keyUsage=critical,cRLSign,keyCertSign" 2>>"$R/ca.log"
 openssl ca -batch -config "$R/ca.cnf" -name ca_imp -gencrl -out "$R/imp.crl.pem" 2>>"$R/ca.log"
-# a foreign responder: a self-signed certificate for OCSP signing
-openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$R/foreign.key.pem" \
-	-out "$R/foreign.cert.pem" -days 30 -subj "/CN=Foreign OCSP Responder" \
-	-addext "extendedKeyUsage=OCSPSigning" 2>>"$R/ca.log"
-[ -s "$R/ca.crl.pem" ] && [ -s "$R/stale.crl.pem" ] && [ -s "$R/imp.crl.pem" ] &&
-	[ -s "$R/foreign.cert.pem" ] || { echo "Bail out! cannot make the CRLs"; diag <"$R/ca.log"; exit 1; }
-
-# ---- the responders ----
-responder() { # port signer-cert signer-key
-	openssl ocsp -index "$R/index.txt" -port "$1" -rsigner "$2" -rkey "$3" -CA "$R/ca.cert.pem" \
-		-nmin 60 -ignore_err >/dev/null 2>>"$R/ocsp-$1.log" &
-	PIDS="$PIDS $!"
-}
-responder "$O" "$R/responder.cert.pem" "$R/responder.key.pem"
-responder "$C" "$R/ca.cert.pem" "$R/ca.key.pem"
-responder "$W" "$R/foreign.cert.pem" "$R/foreign.key.pem"
-responder "$N" "$R/olga.cert.pem" "$R/olga.key.pem"
-# listening PORT: a socket listens on PORT. Not by connecting: `openssl
-# ocsp` serves one connection at a time and waits forever for the request
-# of one that sends nothing.
-listening() {
-	python3 - "$1" <<'PY'
-import sys
-port = "%04X" % int(sys.argv[1])
-for f in ("/proc/net/tcp", "/proc/net/tcp6"):
-    try:
-        rows = open(f).read().splitlines()[1:]
-    except OSError:
-        continue
-    if any(r.split()[1].endswith(":" + port) and r.split()[3] == "0A" for r in rows):
-        sys.exit(0)
-sys.exit(1)
-PY
-}
+[ -s "$R/ca.crl.pem" ] && [ -s "$R/stale.crl.pem" ] && [ -s "$R/imp.crl.pem" ] ||
+	{ echo "Bail out! cannot make the CRLs"; diag <"$R/ca.log"; exit 1; }
+# `openssl ocsp` reads its index again, when it changed, only after it
+# answered a request (before it waits for the next one): ask each
+# responder once now that the index is complete, which also shows that
+# it is ours and answers
 for p in "$O" "$C" "$W" "$N"; do
-	for _ in $(seq 1 100); do listening "$p" && break; sleep 0.1; done
-	listening "$p" || { echo "Bail out! no OCSP responder on port $p"; diag <"$R/ocsp-$p.log"; exit 1; }
+	openssl ocsp -issuer "$R/ca.cert.pem" -cert "$R/responder.cert.pem" -url "http://127.0.0.1:$p/" \
+		-noverify -timeout 10 >"$R/prime-$p.out" 2>&1 && grep -q ': good' "$R/prime-$p.out" ||
+		{ echo "Bail out! the OCSP responder on port $p does not answer"; diag <"$R/prime-$p.out"; exit 1; }
 done
 
 # ---- a message signed by each user (openssl, software keys) ----
@@ -280,8 +288,7 @@ check "another certificate of that CA: answered from the cache (good), no second
 ver "$R/ivan.signed"
 check "a revoked intermediate fails the signer under it (its CRL distribution point)" \
 	rc_err 1 "a CA certificate of the signer was revoked on ${today}T.*(cACompromise): the CA certificate CN=Revoked Sub CA"
-kill "$HTTP_PID" 2>/dev/null
-wait "$HTTP_PID" 2>/dev/null
+http_server_stop
 ver "$R/rita.signed"
 check "the HTTP server stopped: the cached CRL still answers (revoked)" rc_err 1 "revoked on .*(cached)"
 # past its next update, a cached CRL is fetched again

@@ -9,7 +9,8 @@
 #   slapd_load LDIF              load entries (slapadd, before the start)
 #   slapd_start                  listen on ldap:// $SLAPD_PORT and ldaps://
 #                                $SLAPD_TLS_PORT (free ports) on 127.0.0.1,
-#                                return once it answers; stopped on exit
+#                                return once it answers and listens on both
+#                                itself; stopped when the test ends
 #   slapd_stop                   stop it (the data stays; slapd_start again
 #                                reuses the same ports)
 #
@@ -76,9 +77,14 @@ slapd_load() { # ldif
 	}
 }
 
-# the ports once chosen stay, so that a restarted slapd keeps its URLs
+# the ports once chosen stay, so that a restarted slapd keeps its URLs.
+# Each is one the kernel gave to a socket just closed: another program may
+# take it before slapd binds it (slapd then exits: tried again on other
+# ports) or have it already; slapd is only taken once it answers and
+# listens on both ports itself.
 slapd_start() {
 	local try i
+	[ -n "${_slapd_at_exit:-}" ] || { at_exit slapd_stop; _slapd_at_exit=1; }
 	for try in 1 2 3; do
 		[ -n "$SLAPD_PORT" ] && [ "$try" -eq 1 ] || {
 			SLAPD_PORT=$(_slapd_free_port)
@@ -90,12 +96,13 @@ slapd_start() {
 		"$SLAPD_BIN" -d 0 -f "$SLAPD_DIR/slapd.conf" -h "$SLAPD_URL/ $SLAPD_TLS_URL/" \
 			>>"$SLAPD_DIR/slapd.log" 2>&1 &
 		SLAPD_PID=$!
-		trap 'slapd_stop; rm -rf "$TMP"' EXIT
 		for i in $(seq 1 100); do
 			kill -0 "$SLAPD_PID" 2>/dev/null || break
 			if ldapsearch -x -LLL -o nettimeout=2 -H "$SLAPD_URL" -b "" -s base namingContexts \
 				>/dev/null 2>&1; then
-				return 0
+				pid_listens "$SLAPD_PID" "$SLAPD_PORT" && pid_listens "$SLAPD_PID" "$SLAPD_TLS_PORT" &&
+					return 0
+				break
 			fi
 			sleep 0.1
 		done
