@@ -26,7 +26,8 @@ run certs remove bob@example.org
 check "removing what is not there: exit 3, one line" sh -c "[ $RC -eq 3 ] && grep -q 'no certificate in the store' '$TMP/err'"
 run certs remove 12
 check "WHICH must be an address or 8+ hex digits (exit 2)" rc_is 2
-run certs import /etc/hostname
+printf 'no certificate here\n' >"$TMP/not-a-cert.txt"
+run certs import "$TMP/not-a-cert.txt"
 check "a file without certificates: exit 2, one line" eval "[ $RC -eq 2 ] && err_one_line"
 run certs frobnicate
 check "an unknown sub-command: exit 2" rc_is 2
