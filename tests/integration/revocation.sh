@@ -12,6 +12,8 @@ fixtures
 A=(--anchors "$PKI/anchors.pem")
 R=$TMP/rca
 mkdir -p "$R/newcerts" "$R/www"
+# the day of the revocations below (either, should midnight pass in between)
+day_first=$(date -u +%Y-%m-%d)
 
 # rc_err CODE PATTERN...: exit code CODE and every (basic regex) PATTERN on stderr
 rc_err() {
@@ -212,7 +214,9 @@ openssl cms -sign -in "$R/olga.eml" -signer "$R/ivan.cert.pem" -inkey "$R/ivan.k
 	-from ivan@example.org -certfile "$R/sub.cert.pem" -out "$R/ivan.signed" 2>/dev/null
 ver() { rm -f "$TMP/content"; run verify "${A[@]}" -o "$TMP/content" "$@"; }
 ver_json() { run verify "${A[@]}" --json "$@"; }
-today=$(date -u +%Y-%m-%d)
+today=$day_first
+day_last=$(date -u -d "@$REVOKED_AT" +%Y-%m-%d)
+[ "$day_last" = "$day_first" ] || today="\($day_first\|$day_last\)"
 
 # ---- OCSP ----
 ver_json "$R/olga.signed"
