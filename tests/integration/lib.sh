@@ -207,6 +207,25 @@ PY
 # uri_value TEXT: TEXT percent-encoded for a pkcs11: URI's query (RFC 7512)
 uri_value() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="/:"))' "$1"; }
 
+# gpgsm_import_p12 FILE ADDRESS: gpgsm imports the PKCS#12 FILE (key and
+# certificate) into $GNUPGHOME, again if it then has no secret key for
+# ADDRESS (seen twice in about 25 runs on a loaded machine: the
+# certificate was there, the key was not); bails out, showing what gpgsm
+# said, if the key is still missing after three tries
+gpgsm_import_p12() {
+	local i
+	: >"$TMP/gpgsm-import.log"
+	for i in 1 2 3; do
+		echo "--- import $i" >>"$TMP/gpgsm-import.log"
+		gpgsm --batch --import "$1" >>"$TMP/gpgsm-import.log" 2>&1
+		gpgsm --batch --with-colons --list-secret-keys "$2" 2>/dev/null | grep -q '^crs:' && return 0
+		sleep 1
+	done
+	echo "Bail out! gpgsm has no secret key for $2 after importing $1"
+	diag <"$TMP/gpgsm-import.log"
+	exit 1
+}
+
 done_testing() {
 	[ "$_tap_n" -gt 0 ] || { echo "Bail out! no test ran"; exit 1; }
 	exit 0
