@@ -359,12 +359,17 @@ test_directories_names_and_urls(void **state)
 
 /* ---- the store's cache of answers ---- */
 
-static char tmpdir[64];
+static char tmpdir[2048];
 
 static int
 cache_setup(void **state)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/psm-dircache.XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	assert_true(snprintf(tmpdir, sizeof(tmpdir), "%s/psm-dircache.XXXXXX", tmp) <
+	            (int)sizeof(tmpdir));
 	assert_non_null(mkdtemp(tmpdir));
 	return setup(state);
 }
@@ -372,7 +377,7 @@ cache_setup(void **state)
 static int
 cache_teardown(void **state)
 {
-	char cmd[128];
+	char cmd[4200];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	assert_int_equal(system(cmd), 0);
@@ -468,7 +473,7 @@ test_cache_damaged_entry_is_a_miss(void **state)
 {
 	static const char *const src[] = { "ldap://a/dc=x" };
 	STACK_OF(X509) *in = sk_X509_new_null(), *out = NULL;
-	char **sources = NULL, path[4096], cmd[4200];
+	char **sources = NULL, path[4096], cmd[8192];
 	psm_store *st = NULL;
 	int hit = -1;
 

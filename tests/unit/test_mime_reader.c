@@ -1506,7 +1506,8 @@ test_reader_corpus_signed_part0_matches_openssl(void **state)
 		"mimekit/rsa", "mimekit/ec",
 	};
 	const char *root = corpus_dir();
-	char tmp[] = "/tmp/psm-mime-XXXXXX", path[4096], cmd[4200];
+	char tmp[4096], path[4096], cmd[4200];
+	const char *tmpdir = getenv("TMPDIR");
 	struct corpus_stats st;
 	size_t i;
 
@@ -1515,6 +1516,9 @@ test_reader_corpus_signed_part0_matches_openssl(void **state)
 		print_message("corpus (set P11SMIME_CORPUS) or openssl not found: not run\n");
 		return;
 	}
+	if (tmpdir == NULL || *tmpdir == '\0')
+		tmpdir = "/tmp";
+	assert_true(snprintf(tmp, sizeof(tmp), "%s/psm-mime-XXXXXX", tmpdir) < (int)sizeof(tmp));
 	assert_non_null(mkdtemp(tmp));
 	memset(&st, 0, sizeof(st));
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {

@@ -34,7 +34,7 @@ struct pki {
 	EVP_PKEY *ca_key, *other_key, *user_key;
 	X509 *ca, *user, *user_dp;
 	time_t now;
-	char dir[64];
+	char dir[4096];
 };
 
 static void
@@ -81,6 +81,7 @@ static int
 setup(void **state)
 {
 	struct pki *k = calloc(1, sizeof(*k));
+	const char *tmp;
 
 	if (k == NULL)
 		return -1;
@@ -91,8 +92,11 @@ setup(void **state)
 	k->ca = make_cert("Test CA", k->ca_key, NULL, k->ca_key, 1, NULL);
 	k->user = make_cert("User", k->user_key, k->ca, k->ca_key, 42, NULL);
 	k->user_dp = make_cert("User DP", k->user_key, k->ca, k->ca_key, 43, "URI:" DEAD_DP);
-	snprintf(k->dir, sizeof(k->dir), "/tmp/test_revocation.XXXXXX");
-	if (mkdtemp(k->dir) == NULL)
+	tmp = getenv("TMPDIR");
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	if (snprintf(k->dir, sizeof(k->dir), "%s/test_revocation.XXXXXX", tmp) >= (int)sizeof(k->dir) ||
+	    mkdtemp(k->dir) == NULL)
 		return -1;
 	*state = k;
 	return 0;
@@ -102,7 +106,7 @@ static int
 teardown(void **state)
 {
 	struct pki *k = *state;
-	char cmd[128];
+	char cmd[4200];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", k->dir);
 	if (system(cmd) != 0)
@@ -439,7 +443,7 @@ static void
 write_cache(struct pki *k, X509_CRL *crl)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	char path[256];
+	char path[4200];
 	size_t i, n;
 	BIO *b;
 
@@ -508,7 +512,7 @@ test_crls_load_reads_pem_and_der_and_refuses_other(void **state)
 	struct pki *k = *state;
 	X509_CRL *crl = make_crl(k, k->ca_key, k->now - DAY, k->now + DAY, 0, 0, -1);
 	STACK_OF(X509_CRL) *crls = NULL;
-	char pem[128], der[128], txt[128], none[128];
+	char pem[4200], der[4200], txt[4200], none[4200];
 	BIO *b;
 
 	snprintf(pem, sizeof(pem), "%s/a.pem", k->dir);
