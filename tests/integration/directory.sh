@@ -269,7 +269,9 @@ check "...the line says the directory was not asked, and why" \
 # two directories: the first down, the second answers
 slapd_start
 fresh_home two
-enc two lena@example.org --directory "ldap://127.0.0.1:1/$BASE" --directory "$DIR" "${CA[@]}"
+# the first: a port held where nothing listens (not a fixed one, where something might)
+hold_port 0
+enc two lena@example.org --directory "ldap://127.0.0.1:$HELD_PORT/$BASE" --directory "$DIR" "${CA[@]}"
 check "the first directory down, the second answers: a warning, and it works" \
-	eval "rc_is 0 && err_has 'ldap://127.0.0.1:1/' && ossl_dec two lena"
+	eval "rc_is 0 && err_has 'ldap://127.0.0.1:$HELD_PORT/' && ossl_dec two lena"
 done_testing
