@@ -4,7 +4,7 @@
 #
 #   psm_env_common    what the caller's environment must not change: the
 #                     locale, OpenSSL's configuration, proxies, the
-#                     PKCS#11 and LDAP client settings
+#                     PKCS#11 and LDAP client settings, Python's path
 #   psm_env_home DIR  the test's own HOME, P11SMIME_HOME, XDG folders,
 #                     TMPDIR, GNUPGHOME and system CA store, in DIR
 #
@@ -27,8 +27,12 @@ psm_env_common() {
 	unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY \
 		no_proxy NO_PROXY ftp_proxy FTP_PROXY
 	unset REQUESTS_CA_BUNDLE CURL_CA_BUNDLE
-	# PKCS#11: the tests choose their modules and SoftHSM configuration
-	unset SOFTHSM2_CONF P11_KIT_SERVER_ADDRESS PKCS11_MODULE_PATH P11SMIME_AGENT_SOCK
+	# PKCS#11: the tests choose their modules and SoftHSM configuration;
+	# p11-kit's debugging would write to p11smime's stderr
+	unset SOFTHSM2_CONF P11_KIT_SERVER_ADDRESS PKCS11_MODULE_PATH P11SMIME_AGENT_SOCK \
+		P11_KIT_DEBUG P11_KIT_STRICT
+	# the tests' Python helpers use the standard library only
+	unset PYTHONPATH PYTHONHOME PYTHONSTARTUP PYTHONWARNINGS
 	# OpenLDAP's client settings (LDAPCONF, LDAPRC, LDAPTLS_REQCERT, ...)
 	for _psm_v in $(env | sed -n 's/^\(LDAP[A-Za-z0-9_]*\)=.*/\1/p'); do
 		unset "$_psm_v"

@@ -163,7 +163,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 	return CKR_OK;
 }
 EOF
-if cc -shared -fPIC -o "$TMP/failcreate.so" "$TMP/failcreate.c" $(pkg-config --cflags p11-kit-1) -ldl 2>"$TMP/cc.err"; then
+if ${CC:-cc} -shared -fPIC -o "$TMP/failcreate.so" "$TMP/failcreate.c" $(pkg-config --cflags p11-kit-1) -ldl 2>"$TMP/cc.err"; then
 	RC=0
 	FAIL_CREATE_AT=3 FAIL_CREATE_MODULE=$MODULE "$P11SMIME" --module "$TMP/failcreate.so" \
 		--pin-source "$USER_PIN" import-p12 "$PKI/eve.p12" --token "$T" "${PASS[@]}" >"$TMP/out" 2>"$TMP/err" || RC=$?
