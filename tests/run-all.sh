@@ -6,6 +6,8 @@
 #
 # Usage: tests/run-all.sh [--no-asan] [--no-distcheck]
 set -uo pipefail
+# the compiler's and make's messages this script greps for, in English
+export LC_ALL=C
 cd "$(dirname "$0")/.." || exit 4
 top=$PWD
 asan=1
@@ -66,7 +68,10 @@ variant strict --enable-strict
 
 if [ $distcheck = 1 ]; then
 	echo "=== make distcheck"
-	if (cd "$top/_build-strict" && make -j"$jobs" distcheck >distcheck.out 2>&1); then
+	# distcheck installs into $TMPDIR/am-dc-PID, which libtool cannot do
+	# when the caller's TMPDIR has a space in it: a folder of the build's own
+	mkdir -p "$top/_build-strict/tmp"
+	if (cd "$top/_build-strict" && TMPDIR=$top/_build-strict/tmp make -j"$jobs" distcheck >distcheck.out 2>&1); then
 		pass=$((pass + 1)); echo "distcheck: ok"
 	else
 		fail=$((fail + 1)); echo "distcheck: FAILED"; tail -40 "$top/_build-strict/distcheck.out"
