@@ -171,16 +171,16 @@ openssl x509 -req -in "$Y/yan.csr" -CA "$Y/int.crt" -CAkey "$Y/int.key" -CAcreat
 printf 'From: yan@example.net\nTo: alice@example.org\nSubject: hi\n\nhello from yan\n' >"$TMP/yan.eml"
 openssl cms -sign -in "$TMP/yan.eml" -signer "$Y/yan.crt" -inkey "$Y/yan.key" -certfile "$Y/int.crt" \
 	-from yan@example.net -out "$TMP/yan.signed" 2>/dev/null
-YA="--anchors $Y/root.crt --anchors $PKI/anchors.pem"
+YA=(--anchors "$Y/root.crt" --anchors "$PKI/anchors.pem")
 mkmsg "$TMP/toyan.eml" 7bit lf yan@example.net
-enc toyan encrypt $YA
+enc toyan encrypt "${YA[@]}"
 check "before Yan's signature was seen: encrypt to yan@example.net fails (exit 1)" rc_is 1
 run verify --anchors "$Y/root.crt" -o /dev/null "$TMP/yan.signed"
 check "verify of Yan's signature (intermediate only in the message): exit 0" rc_is 0
 run certs list --json
 check "...and the store now holds Yan and the intermediate on Yan's path, not the root" \
 	sh -c "grep -q '\"subject\":\"emailAddress=yan@example.net,CN=Yan\"' '$TMP/out' && grep -q '\"subject\":\"CN=Y Intermediate\"' '$TMP/out' && ! grep -q '\"subject\":\"CN=Y Root\"' '$TMP/out'"
-enc toyan encrypt $YA
+enc toyan encrypt "${YA[@]}"
 check "encrypt to yan@example.net then finds the chain (exit 0)" rc_is 0
 check "...and Yan reads it" sh -c "openssl cms -decrypt -in '$TMP/toyan.p7m' -inkey '$Y/yan.key' -recip '$Y/yan.crt' 2>/dev/null | grep -q swordfish"
 

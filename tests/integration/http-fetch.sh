@@ -22,7 +22,8 @@ LT=$R/lt
 ODD=$R/odd
 mkdir -p "$R/newcerts" "$PY" "$LT/www/cgi" "$LT/files" "$LT/tmp" "$ODD"
 PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+# shellcheck disable=SC2016
+at_exit 'for p in $PIDS; do kill "$p" 2>/dev/null; done'
 unset http_proxy HTTP_PROXY no_proxy NO_PROXY
 
 rc_err() { # CODE PATTERN...: exit code CODE and every (basic regex) PATTERN on stderr

@@ -16,7 +16,8 @@ NOTMPFILE=$top_builddir/tests/shim/.libs/notmpfile.so
 CLIENT=$(pkg-config --variable=p11_module_path p11-kit-1 2>/dev/null)/p11-kit-client.so
 [ -f "$CLIENT" ] || CLIENT=/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so
 PIDS=""
-trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
+# shellcheck disable=SC2016
+at_exit 'for p in $PIDS; do kill -9 "$p" 2>/dev/null; done'
 
 # a 24 MiB message to Bob, and it encrypted (GCM) and signed
 {

@@ -12,8 +12,6 @@ fixtures
 R=$TMP/ca
 W=$R/www
 mkdir -p "$W"
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 ROOT=$PKI/root-ca.cert.pem
 A="--anchors $ROOT"
 
@@ -113,8 +111,7 @@ check "...and openssl with only the root accepts it" \
 	sh -c "openssl cms -verify -in '$TMP/ada.signed' -CAfile '$R/root.crt' -purpose smimesign -out /dev/null 2>/dev/null"
 check "...the fetched intermediate is cached like verify's" \
 	sh -c "[ -n \"\$(ls '$P11SMIME_HOME/aia' 2>/dev/null)\" ]"
-kill "$HTTP_PID" 2>/dev/null
-wait "$HTTP_PID" 2>/dev/null
+http_server_stop
 sig ada "$USER_PIN" --anchors "$R/root.crt" --key "$ADA"
 check "Ada, server gone: the cached intermediate still completes it (no warning)" \
 	sh -c "[ $RC -eq 0 ] && ! grep -qi warning '$TMP/err'"
