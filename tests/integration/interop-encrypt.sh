@@ -132,9 +132,7 @@ printf 'disable-crl-checks\n' >"$GNUPGHOME/gpgsm.conf"
 printf '%s S relax\n' "$(openssl x509 -in "$PKI/root-ca.cert.pem" -noout -fingerprint -sha1 | cut -d= -f2 | tr -d :)" >"$GNUPGHOME/trustlist.txt"
 gpgsm --batch --import "$PKI/root-ca.cert.pem" "$PKI/intermediate-ca.cert.pem" "$PKI/alice.cert.pem" >/dev/null 2>&1
 # gpgsm 2.2 reads only 3DES/SHA-1 PKCS#12
-openssl pkcs12 -export -in "$PKI/bob.cert.pem" -inkey "$PKI/bob.key.pem" -passout pass:test \
-	-certpbe PBE-SHA1-3DES -keypbe PBE-SHA1-3DES -macalg sha1 -out "$TMP/bob-legacy.p12"
-gpgsm_import_p12 "$TMP/bob-legacy.p12" bob@example.org
+gpgsm_import_key bob bob@example.org
 # p11smime always adds the sender (alice): gpgsm has no key for that copy,
 # says NO_SECKEY and exits 2 even when it decrypts Bob's: judge by the status
 gpg_dec() { gpgsm --batch --status-fd 1 --decrypt -o "$TMP/$1.gpg" "$TMP/$1.der" >"$TMP/out" 2>"$TMP/err"; grep -q DECRYPTION_OKAY "$TMP/out"; }

@@ -72,9 +72,7 @@ printf 'x' >>"$TMP/alice.content"
 run_cmd gpgsm --batch --status-fd 1 --verify "$TMP/alice.p7s" "$TMP/alice.content"
 check "...and gpgsm rejects it once the content is changed" sh -c "grep -q 'BADSIG' '$TMP/out'"
 # gpgsm 2.2 reads only 3DES/SHA-1 PKCS#12
-openssl pkcs12 -export -in "$PKI/bob.cert.pem" -inkey "$PKI/bob.key.pem" -passout pass:test \
-	-certpbe PBE-SHA1-3DES -keypbe PBE-SHA1-3DES -macalg sha1 -out "$TMP/bob-legacy.p12"
-gpgsm_import_p12 "$TMP/bob-legacy.p12" bob@example.org
+gpgsm_import_key bob bob@example.org
 printf 'Content-Type: text/plain\r\n\r\nSigned by gpgsm.\r\n' >"$TMP/gpgsm.content"
 gpgsm --batch -u bob@example.org --detach-sign -o "$TMP/gpgsm.p7s" "$TMP/gpgsm.content" >/dev/null 2>&1
 python3 "$T" wrap "$TMP/gpgsm.content" "$TMP/gpgsm.p7s" "bob@example.org" sha-256 "$TMP/gpgsm.signed"
