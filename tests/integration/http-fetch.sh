@@ -88,17 +88,23 @@ printf '$HTTP["url"] =~ "^/https/" { url.redirect = ( "^/https/(.*)$" => "https:
 cat >"$LT/www/cgi/chunk.cgi" <<EOF
 #!/bin/sh
 PATH=/usr/bin:/bin
-f=$LT/files/\${PATH_INFO##*/}
+f="$LT/files/\${PATH_INFO##*/}"
 case \$f in *.crl) t=application/pkix-crl ;; *) t=application/pkix-cert ;; esac
 printf 'Content-Type: %s\r\n\r\n' "\$t"
 head -c 100 "\$f"
 sleep 0.05
 tail -c +101 "\$f"
 EOF
-# an OCSP responder: openssl ocsp answering the request of the POST body
+# an OCSP responder: openssl ocsp answering the request of the POST body.
+# lighttpd gives a CGI a clean environment: the test's LD_PRELOAD and
+# FAKETIME, when set (a run under faketime), are written in, so that the
+# responder's clock is the client's
 cat >"$LT/www/cgi/ocsp.cgi" <<EOF
 #!/bin/sh
 PATH=/usr/bin:/bin
+$(if [ -n "${LD_PRELOAD:-}" ]; then
+	printf "LD_PRELOAD='%s' FAKETIME='%s'\nexport LD_PRELOAD FAKETIME\n" "$LD_PRELOAD" "${FAKETIME:-}"
+fi)
 t=\$(mktemp -d "$LT/tmp/ocsp.XXXXXX")
 head -c "\$CONTENT_LENGTH" >"\$t/req"
 "$OPENSSL" ocsp -index "$R/index.txt" -CA "$R/ca.cert.pem" -rsigner "$R/responder.cert.pem" \\
