@@ -4,6 +4,7 @@
 #include "http.h"
 #include "certinfo.h"
 #include "error.h"
+#include "tmpfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -982,29 +983,9 @@ psm_http_cache_path(const char *dir, const char *url, const char *ext)
 void
 psm_http_cache_write(const char *dir, const char *path, const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	char tmp[4096];
-	ssize_t n;
-	int fd;
-
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp) ||
-	    (fd = mkstemp(tmp)) < 0)
-		return;
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		p += n;
-		len -= (size_t)n;
-	}
-	if (len > 0 || fsync(fd) < 0) {
-		close(fd);
-		unlink(tmp);
-		return;
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0)
-		unlink(tmp);
+	/* failures only cost a later fetch; they leave no detail behind */
+	if (psm_tmpfile_write_file(path, 0600, data, len) < 0)
+		psm_error_clear();
 }

@@ -5,6 +5,7 @@
 #include "certinfo.h"
 #include "chain.h"
 #include "error.h"
+#include "tmpfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -119,35 +120,13 @@ psm_store_path(const psm_store *st)
 static int
 write_atomic(const char *dir, const char *name, const void *buf, size_t len)
 {
-	char tmp[4096], dst[4096];
-	const unsigned char *p = buf;
-	int fd;
+	char dst[4096];
 
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-		goto fail;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			unlink(tmp);
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
+	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= sizeof(dst)) {
+		psm_error_set("cannot write %s/%s: the name is too long", dir, name);
+		return PSM_ERR_IO;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, dst) < 0) {
-		unlink(tmp);
-		goto fail;
-	}
-	return 0;
-fail:
-	psm_error_set("cannot write %s: %s", dst, strerror(errno));
-	return PSM_ERR_IO;
+	return psm_tmpfile_write_file(dst, 0600, buf, len);
 }
 
 /* Does dir/name hold exactly these len bytes already? */

@@ -237,3 +237,30 @@ psm_tmpfile_commit(int fd, char **path, const char *target)
 	drop(path, 0);
 	return 0;
 }
+
+int
+psm_tmpfile_write_file(const char *path, mode_t mode, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	char *tmp = NULL;
+	ssize_t n;
+	int fd, r;
+
+	if ((r = psm_tmpfile_open(path, mode, &fd, &tmp)) < 0)
+		return r;
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			psm_error_set("cannot write %s: %s", path, n < 0 ? strerror(errno) : "no space");
+			psm_tmpfile_forget(&tmp);
+			close(fd);
+			return PSM_ERR_IO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	r = psm_tmpfile_commit(fd, &tmp, path);
+	close(fd);
+	return r;
+}

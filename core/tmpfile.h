@@ -40,6 +40,12 @@ int psm_tmpfile_open(const char *target, mode_t mode, int *fd, char **path);
  * open. */
 int psm_tmpfile_commit(int fd, char **path, const char *target);
 
+/* The whole file path, len bytes of data, written atomically the same way
+ * (a temporary in its folder, fsync, rename over path) with the given
+ * mode: a reader sees the old file or the new one, never half of it. 0, or
+ * PSM_ERR_IO / PSM_ERR_NOMEM with a detail. */
+int psm_tmpfile_write_file(const char *path, mode_t mode, const void *data, size_t len);
+
 /* Remove the named temporary *path (NULL is fine), forget it and free it. */
 void psm_tmpfile_forget(char **path);
 
